@@ -1,0 +1,185 @@
+"""ECR gateway: read an image by tag, point a tag at an image, remove a tag. No pulls, no pushes.
+
+Assumptions: a retag is `batch_get_image` + `put_image` with the manifest and media type exactly as ECR
+returned them (AWS's "Retagging an image"), asking for all four manifest media types because buildx with
+provenance pushes an OCI index even for one platform. `ImageAlreadyExistsException` means the tag is
+already on that digest, which is success (re-runs hit it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .aws import calling, error_code, error_message, translate
+from .errors import DeployError
+
+MEDIA_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+)
+
+
+@dataclass(frozen=True)
+class Image:
+    repository: str
+    tag: str
+    digest: str
+    manifest: str
+    media_type: str | None
+
+    @property
+    def short_digest(self) -> str:
+        return short(self.digest)
+
+
+@dataclass(frozen=True)
+class ImageDetail:
+    """What `describe_images` tells about one image."""
+
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: datetime | None
+
+
+def short(digest: str | None) -> str:
+    """`sha256:0123456789ab` — enough of a digest to recognise it in a log."""
+    if not digest:
+        return "(none)"
+    algorithm, _, value = digest.partition(":")
+    return f"{algorithm}:{value[:12]}" if value else digest[:19]
+
+
+class Registry:
+    """One ECR repository."""
+
+    def __init__(self, client: Any, repository: str) -> None:
+        self.client = client
+        self.repository = repository
+
+    def tag_mutability(self) -> str:
+        """MUTABLE or IMMUTABLE (or a *_WITH_EXCLUSION variant); an error when the repository is missing."""
+        try:
+            response = self.client.describe_repositories(repositoryNames=[self.repository])
+        except ClientError as err:
+            if error_code(err) == "RepositoryNotFoundException":
+                raise DeployError(
+                    f"ECR repository {self.repository!r} not found in this account and region: check "
+                    "deploy.repository, the region and the credentials in use"
+                ) from None
+            raise translate(err, "ecr:DescribeRepositories") from err
+        except BotoCoreError as err:
+            raise translate(err, "ecr:DescribeRepositories") from err
+        return str(response["repositories"][0].get("imageTagMutability", "MUTABLE"))
+
+    def find(self, tag: str) -> Image | None:
+        """The image `repository:tag`, or None when no image has that tag."""
+        try:
+            response = self.client.batch_get_image(
+                repositoryName=self.repository,
+                imageIds=[{"imageTag": tag}],
+                acceptedMediaTypes=list(MEDIA_TYPES),
+            )
+        except ClientError as err:
+            if error_code(err) == "RepositoryNotFoundException":
+                raise DeployError(
+                    f"ECR repository {self.repository!r} not found: check deploy.repository and the region"
+                ) from None
+            raise translate(err, "ecr:BatchGetImage") from err
+        except BotoCoreError as err:
+            raise translate(err, "ecr:BatchGetImage") from err
+        images = response.get("images") or []
+        if not images:
+            failures = response.get("failures") or []
+            codes = {f.get("failureCode") for f in failures}
+            if failures and not codes <= {"ImageNotFound", "ImageTagDoesNotMatchDigest"}:
+                reasons = "; ".join(f"{f.get('failureCode')}: {f.get('failureReason')}" for f in failures)
+                raise DeployError(f"ECR could not read {self.repository}:{tag}: {reasons}")
+            return None
+        image = images[0]
+        return Image(
+            repository=self.repository,
+            tag=tag,
+            digest=image["imageId"]["imageDigest"],
+            manifest=image["imageManifest"],
+            media_type=image.get("imageManifestMediaType"),
+        )
+
+    def require(self, tag: str) -> Image:
+        image = self.find(tag)
+        if image is None:
+            raise DeployError(
+                f"image {self.repository}:{tag} not found in ECR: check --tag, or wait for CI to push it"
+            )
+        return image
+
+    def point(self, tag: str, image: Image) -> None:
+        """Make `tag` name `image`; success also when it already does. Verifies the digest ECR reports."""
+        params: dict[str, Any] = {
+            "repositoryName": self.repository,
+            "imageManifest": image.manifest,
+            "imageTag": tag,
+        }
+        if image.media_type:
+            params["imageManifestMediaType"] = image.media_type
+        try:
+            response = self.client.put_image(**params)
+            digest = response["image"]["imageId"].get("imageDigest")
+        except ClientError as err:
+            code = error_code(err)
+            if code == "ImageAlreadyExistsException":
+                digest = image.digest
+            elif code == "ImageTagAlreadyExistsException" or "immutable" in error_message(err).lower():
+                raise DeployError(
+                    f"cannot move {self.repository}:{tag}: the repository's tags are IMMUTABLE; make it MUTABLE "
+                    "(the release tag must move) and push builds under unique tags"
+                ) from None
+            else:
+                raise translate(err, "ecr:PutImage") from err
+        except BotoCoreError as err:
+            raise translate(err, "ecr:PutImage") from err
+        if digest != image.digest:
+            raise DeployError(
+                f"ECR put {self.repository}:{tag} on {short(digest)}, expected {image.short_digest}: "
+                "the manifest changed on the way; run the step again"
+            )
+        current = self.find(tag)
+        if current is None or current.digest != image.digest:
+            raise DeployError(
+                f"{self.repository}:{tag} points at {short(current and current.digest)} right after it was moved "
+                f"to {image.short_digest}: another deploy is moving it too; serialize deploys and run again"
+            )
+
+    def remove(self, tag: str) -> None:
+        """Remove `tag` only (the image stays while it has other tags)."""
+        with calling("ecr:BatchDeleteImage"):
+            response = self.client.batch_delete_image(repositoryName=self.repository, imageIds=[{"imageTag": tag}])
+        failures = [f for f in response.get("failures") or [] if f.get("failureCode") != "ImageNotFound"]
+        if failures:
+            reasons = "; ".join(f"{f.get('failureCode')}: {f.get('failureReason')}" for f in failures)
+            raise DeployError(f"could not remove {self.repository}:{tag}: {reasons}")
+
+    def describe(self, digest: str) -> ImageDetail | None:
+        """Tags and push time of the image with `digest`."""
+        try:
+            response = self.client.describe_images(
+                repositoryName=self.repository, imageIds=[{"imageDigest": digest}]
+            )
+        except ClientError as err:
+            if error_code(err) == "ImageNotFoundException":
+                return None
+            raise translate(err, "ecr:DescribeImages") from err
+        details = response.get("imageDetails") or []
+        if not details:
+            return None
+        detail = details[0]
+        return ImageDetail(
+            digest=detail["imageDigest"],
+            tags=tuple(sorted(detail.get("imageTags") or ())),
+            pushed_at=detail.get("imagePushedAt"),
+        )

@@ -1,0 +1,330 @@
+"""ECS gateway: services and their deployments, task definitions, and one-off tasks, in the project's own types.
+
+Assumptions: Fargate services with the rolling deployment controller. `describe_services` takes at most 10
+services a call, so reads are chunked here and nowhere else. A service's deployment `id` (`ecs-svc/…`) is
+also the `startedBy` of the tasks it starts, which is how the stopped tasks of a failed rollout are found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .aws import calling, error_code, translate
+from .errors import DeployError
+
+DESCRIBE_SERVICES_LIMIT = 10
+DESCRIBE_TASKS_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: str
+    status: str  # PRIMARY, ACTIVE, INACTIVE
+    rollout_state: str | None  # IN_PROGRESS, COMPLETED, FAILED; None where ECS does not report it
+    rollout_reason: str | None
+    running: int
+    desired: int
+    pending: int
+    failed_tasks: int
+    task_definition: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    created_at: datetime
+    message: str
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    arn: str
+    status: str
+    desired: int
+    running: int
+    task_definition: str
+    deployments: tuple[Deployment, ...]
+    events: tuple[Event, ...]
+    network_configuration: dict[str, Any] | None
+    launch_type: str | None
+    capacity_provider_strategy: tuple[dict[str, Any], ...]
+    platform_version: str | None
+
+    def deployment(self, deployment_id: str) -> Deployment | None:
+        return next((d for d in self.deployments if d.id == deployment_id), None)
+
+    @property
+    def primary(self) -> Deployment | None:
+        return next((d for d in self.deployments if d.status == "PRIMARY"), None)
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    group: str
+    stream_prefix: str | None
+    region: str | None
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str
+    essential: bool
+    log: LogSettings | None
+
+
+@dataclass(frozen=True)
+class TaskDefinition:
+    arn: str
+    family: str
+    containers: tuple[Container, ...]
+
+    @property
+    def label(self) -> str:
+        """`family:revision`, as people say it."""
+        return self.arn.rsplit("/", 1)[-1]
+
+    def container(self, name: str | None) -> Container:
+        """The named container, or the first essential one."""
+        if name:
+            for container in self.containers:
+                if container.name == name:
+                    return container
+            names = ", ".join(c.name for c in self.containers)
+            raise DeployError(f"task definition {self.label} has no container {name!r} (it has {names})")
+        for container in self.containers:
+            if container.essential:
+                return container
+        raise DeployError(f"task definition {self.label} has no essential container: name one in migrate.container")
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    name: str
+    exit_code: int | None
+    reason: str | None
+    last_status: str | None
+
+
+@dataclass(frozen=True)
+class Task:
+    arn: str
+    last_status: str
+    desired_status: str | None
+    stop_code: str | None
+    stopped_reason: str | None
+    containers: tuple[ContainerState, ...] = field(default=())
+    started_by: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+    def container(self, name: str) -> ContainerState | None:
+        return next((c for c in self.containers if c.name == name), None)
+
+
+def task_id(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+class Cluster:
+    """One ECS cluster."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    def services(self, names: Sequence[str]) -> dict[str, Service]:
+        """Every named service, `describe_services` 10 at a time; an error naming any that is missing."""
+        found: dict[str, Service] = {}
+        missing: list[str] = []
+        for start in range(0, len(names), DESCRIBE_SERVICES_LIMIT):
+            chunk = list(names[start : start + DESCRIBE_SERVICES_LIMIT])
+            try:
+                response = self.client.describe_services(cluster=self.name, services=chunk)
+            except ClientError as err:
+                if error_code(err) == "ClusterNotFoundException":
+                    raise DeployError(
+                        f"ECS cluster {self.name!r} not found in this account and region: check the environment's "
+                        "cluster, the region and the credentials in use"
+                    ) from None
+                raise translate(err, "ecs:DescribeServices") from err
+            for raw in response.get("services") or []:
+                service = _service(raw)
+                if service.status == "INACTIVE":
+                    missing.append(service.name)
+                else:
+                    found[service.name] = service
+            missing.extend(_name_from_arn(f.get("arn", "")) for f in response.get("failures") or [])
+        if missing:
+            raise DeployError(
+                f"ECS service(s) {', '.join(sorted(missing))} not found in cluster {self.name!r}: check the "
+                "environment's services"
+            )
+        return {name: found[name] for name in names}
+
+    def force_new_deployment(self, service: str) -> Deployment:
+        """Start a rolling deployment of the service's current task definition; return the new PRIMARY one."""
+        with calling("ecs:UpdateService"):
+            response = self.client.update_service(cluster=self.name, service=service, forceNewDeployment=True)
+        primary = _service(response["service"]).primary
+        if primary is None:
+            raise DeployError(f"ECS started no deployment for {service}: check the service in the console")
+        return primary
+
+    def task_definition(self, name: str) -> TaskDefinition:
+        try:
+            response = self.client.describe_task_definition(taskDefinition=name)
+        except ClientError as err:
+            if error_code(err) in ("ClientException", "InvalidParameterException"):
+                raise DeployError(f"task definition {name!r} not found: check migrate.task_definition") from None
+            raise translate(err, "ecs:DescribeTaskDefinition") from err
+        raw = response["taskDefinition"]
+        containers = []
+        for c in raw.get("containerDefinitions") or []:
+            log = c.get("logConfiguration") or {}
+            options = log.get("options") or {}
+            settings = None
+            if log.get("logDriver") == "awslogs" and options.get("awslogs-group"):
+                settings = LogSettings(
+                    group=options["awslogs-group"],
+                    stream_prefix=options.get("awslogs-stream-prefix"),
+                    region=options.get("awslogs-region"),
+                )
+            containers.append(
+                Container(name=c["name"], image=c.get("image", ""), essential=c.get("essential", True), log=settings)
+            )
+        return TaskDefinition(arn=raw["taskDefinitionArn"], family=raw.get("family", ""), containers=tuple(containers))
+
+    def run_task(
+        self,
+        *,
+        task_definition: str,
+        container: str,
+        command: Sequence[str],
+        network_configuration: dict[str, Any] | None,
+        capacity_provider_strategy: Sequence[dict[str, Any]] = (),
+        platform_version: str | None = None,
+        started_by: str,
+        client_token: str,
+    ) -> Task:
+        params: dict[str, Any] = {
+            "cluster": self.name,
+            "taskDefinition": task_definition,
+            "count": 1,
+            "overrides": {"containerOverrides": [{"name": container, "command": list(command)}]},
+            "startedBy": started_by,
+            "clientToken": client_token,
+        }
+        if capacity_provider_strategy:
+            params["capacityProviderStrategy"] = list(capacity_provider_strategy)
+        else:
+            params["launchType"] = "FARGATE"
+        if network_configuration:
+            params["networkConfiguration"] = network_configuration
+        if platform_version:
+            params["platformVersion"] = platform_version
+        with calling("ecs:RunTask"):
+            response = self.client.run_task(**params)
+        failures = response.get("failures") or []
+        tasks = response.get("tasks") or []
+        if failures or not tasks:
+            reasons = "; ".join(f"{f.get('reason')}{': ' + f['detail'] if f.get('detail') else ''}" for f in failures)
+            raise DeployError(f"ECS did not start the migration task: {reasons or 'no task returned'}")
+        return _task(tasks[0])
+
+    def tasks(self, arns: Iterable[str]) -> list[Task]:
+        arns = list(arns)
+        result: list[Task] = []
+        for start in range(0, len(arns), DESCRIBE_TASKS_LIMIT):
+            chunk = arns[start : start + DESCRIBE_TASKS_LIMIT]
+            with calling("ecs:DescribeTasks"):
+                response = self.client.describe_tasks(cluster=self.name, tasks=chunk)
+            result.extend(_task(t) for t in response.get("tasks") or [])
+        return result
+
+    def task(self, arn: str) -> Task:
+        tasks = self.tasks([arn])
+        if not tasks:
+            raise DeployError(f"ECS no longer knows task {task_id(arn)} in cluster {self.name}")
+        return tasks[0]
+
+    def stopped_tasks(self, started_by: str, limit: int = 5) -> list[Task]:
+        """The latest stopped tasks that `started_by` (a deployment id) started."""
+        with calling("ecs:ListTasks"):
+            response = self.client.list_tasks(
+                cluster=self.name, desiredStatus="STOPPED", startedBy=started_by, maxResults=limit
+            )
+        arns = response.get("taskArns") or []
+        return self.tasks(arns) if arns else []
+
+
+def _service(raw: dict[str, Any]) -> Service:
+    deployments = tuple(
+        Deployment(
+            id=d["id"],
+            status=d.get("status", ""),
+            rollout_state=d.get("rolloutState"),
+            rollout_reason=d.get("rolloutStateReason"),
+            running=int(d.get("runningCount", 0)),
+            desired=int(d.get("desiredCount", 0)),
+            pending=int(d.get("pendingCount", 0)),
+            failed_tasks=int(d.get("failedTasks", 0)),
+            task_definition=d.get("taskDefinition", ""),
+            created_at=d.get("createdAt"),
+            updated_at=d.get("updatedAt"),
+        )
+        for d in raw.get("deployments") or []
+    )
+    events = tuple(
+        Event(id=e.get("id", ""), created_at=e["createdAt"], message=e.get("message", ""))
+        for e in raw.get("events") or []
+        if e.get("createdAt") is not None
+    )
+    return Service(
+        name=raw["serviceName"],
+        arn=raw.get("serviceArn", ""),
+        status=raw.get("status", ""),
+        desired=int(raw.get("desiredCount", 0)),
+        running=int(raw.get("runningCount", 0)),
+        task_definition=raw.get("taskDefinition", ""),
+        deployments=deployments,
+        events=events,
+        network_configuration=raw.get("networkConfiguration"),
+        launch_type=raw.get("launchType"),
+        capacity_provider_strategy=tuple(raw.get("capacityProviderStrategy") or ()),
+        platform_version=raw.get("platformVersion") if raw.get("platformVersion") not in (None, "LATEST") else None,
+    )
+
+
+def _task(raw: dict[str, Any]) -> Task:
+    return Task(
+        arn=raw["taskArn"],
+        last_status=raw.get("lastStatus", ""),
+        desired_status=raw.get("desiredStatus"),
+        stop_code=raw.get("stopCode"),
+        stopped_reason=raw.get("stoppedReason"),
+        containers=tuple(
+            ContainerState(
+                name=c.get("name", ""),
+                exit_code=c.get("exitCode"),
+                reason=c.get("reason"),
+                last_status=c.get("lastStatus"),
+            )
+            for c in raw.get("containers") or []
+        ),
+        started_by=raw.get("startedBy"),
+    )
+
+
+def _name_from_arn(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]

@@ -1,0 +1,57 @@
+"""CloudWatch Logs gateway: follow one awslogs stream from its start.
+
+Assumptions: the awslogs driver names a task's stream `<awslogs-stream-prefix>/<container>/<task id>`.
+The stream may not exist yet while the task starts (ResourceNotFoundException means "nothing yet").
+`get_log_events` returns the same forward token again once it has nothing new, so a read ends there; the
+caller reads once more after the task stops, so the last lines are never lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .aws import error_code, translate
+from .ecs import LogSettings
+
+
+def stream_name(settings: LogSettings, container: str, task_id: str) -> str:
+    if settings.stream_prefix:
+        return f"{settings.stream_prefix}/{container}/{task_id}"
+    return task_id
+
+
+class LogStream:
+    """Reads one stream forward; each `read_new` returns only lines not returned before."""
+
+    MAX_PAGES = 100  # a bound, not a limit anyone should reach: 100 pages of up to 10,000 events
+
+    def __init__(self, client: Any, group: str, stream: str) -> None:
+        self.client = client
+        self.group = group
+        self.stream = stream
+        self._token: str | None = None
+
+    @property
+    def location(self) -> str:
+        return f"{self.group} {self.stream}"
+
+    def read_new(self) -> list[str]:
+        lines: list[str] = []
+        for _ in range(self.MAX_PAGES):
+            params: dict[str, Any] = {"logGroupName": self.group, "logStreamName": self.stream, "startFromHead": True}
+            if self._token:
+                params["nextToken"] = self._token
+            try:
+                response = self.client.get_log_events(**params)
+            except ClientError as err:
+                if error_code(err) == "ResourceNotFoundException":
+                    return lines
+                raise translate(err, "logs:GetLogEvents") from err
+            lines.extend(str(event.get("message", "")).rstrip("\n") for event in response.get("events") or [])
+            token = response.get("nextForwardToken")
+            if not token or token == self._token:
+                return lines
+            self._token = token
+        return lines
