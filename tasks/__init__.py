@@ -7,7 +7,7 @@ Defaults are declared with `ns.configure` so `FABRIC_DEPLOY_*` environment varia
 
 from invoke import Collection
 
-from . import deploy, migrate, restart, retag
+from . import deploy, image_tag, migrate, restart, retag
 from .core.config import DEFAULTS
 
 ns = Collection()
@@ -15,4 +15,5 @@ ns.add_task(deploy.deploy)
 ns.add_task(retag.retag)
 ns.add_task(migrate.migrate)
 ns.add_task(restart.restart)
+ns.add_task(image_tag.image_tag)
 ns.configure({"deploy": DEFAULTS})

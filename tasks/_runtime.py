@@ -8,18 +8,23 @@ The core raises `DeployError` for every expected failure; this is the one place 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from invoke import Context as InvokeContext
 from invoke.exceptions import Exit
 
+from .core.clock import Clock, SystemClock
 from .core.config import Environment, Settings, load_settings
 from .core.errors import DeployError
 
 if TYPE_CHECKING:
     from .core.release import Context
+
+
+# The one place tasks get their clock: tests replace it with a fake one, so no wait sleeps for real.
+make_clock: Callable[[], Clock] = SystemClock
 
 
 def say(line: str = "") -> None:
@@ -65,10 +70,9 @@ def seconds(value: Any, flag: str = "--timeout") -> float | None:
 def connect(env: Environment, timeout: float | None = None) -> Context:
     """The core's context for `env`: boto3 clients from boto3's own configuration, the real clock."""
     from .core.aws import connect as aws_connect
-    from .core.clock import SystemClock
     from .core.release import Context
 
-    return Context.connect(env, aws_connect(env.region), SystemClock(), say, timeout)
+    return Context.connect(env, aws_connect(env.region), make_clock(), say, timeout)
 
 
 def show_plan(lines: list[str]) -> None:

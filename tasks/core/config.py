@@ -146,7 +146,7 @@ def _environment(name: str, raw: Any, top: dict[str, Any]) -> Environment:
     if not repository:
         raise DeployError(f"missing repository for environment {name!r}: set deploy.repository or {where}.repository")
     repository = str(repository)
-    if not _REPOSITORY.match(repository):
+    if not _REPOSITORY.match(repository) or ".dkr.ecr." in repository:
         raise DeployError(f"malformed repository {repository!r} in {where}: give the ECR repository name, not its URI")
     cluster = raw.get("cluster")
     if not cluster:

@@ -121,6 +121,8 @@ def wait(
             if shown.get(rollout.service) != key:
                 shown[rollout.service] = key
                 say(f"    {rollout.line()}")
+        if all(r.done for r in rollouts.values()):
+            break
     for rollout in rollouts.values():
         if not rollout.done:
             rollout.state = TIMED_OUT

@@ -1,0 +1,185 @@
+"""The migration task: exact run_task parameters, logs streamed to the last line, every way it can fail."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from tasks.core import migration
+from tasks.core.clock import FakeClock
+from tasks.core.ecs import Cluster, Container, LogSettings, TaskDefinition
+from tasks.core.errors import DeployError
+from tasks.core.logs import LogStream
+
+TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/acme/0f1e2d3c"
+NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}}
+SPEC = migration.MigrationSpec(
+    cluster="acme",
+    task_definition=TaskDefinition(
+        arn="arn:aws:ecs:us-east-1:123456789012:task-definition/acme-migrate:4",
+        family="acme-migrate",
+        containers=(Container("app", "acme-app:latest", True, LogSettings("/ecs/acme", "migrate", None)),),
+    ),
+    container="app",
+    command=("python", "manage.py", "migrate"),
+    network_configuration=NETWORK,
+    capacity_provider_strategy=(),
+    platform_version=None,
+)
+
+
+@pytest.fixture
+def stubs():
+    ecs, logs = boto3.client("ecs", region_name="us-east-1"), boto3.client("logs", region_name="us-east-1")
+    with Stubber(ecs) as ecs_stub, Stubber(logs) as logs_stub:
+        yield ecs, ecs_stub, logs, logs_stub
+        ecs_stub.assert_no_pending_responses()
+        logs_stub.assert_no_pending_responses()
+
+
+def task(status, exit_code=None, stop_code=None, stopped_reason=None, reason=None):
+    container = {"name": "app", "lastStatus": status}
+    if exit_code is not None:
+        container["exitCode"] = exit_code
+    if reason:
+        container["reason"] = reason
+    raw = {"taskArn": TASK_ARN, "lastStatus": status, "containers": [container]}
+    if stop_code:
+        raw["stopCode"] = stop_code
+    if stopped_reason:
+        raw["stoppedReason"] = stopped_reason
+    return raw
+
+
+def expect_run(ecs_stub):
+    ecs_stub.add_response(
+        "run_task",
+        {"tasks": [task("PROVISIONING")], "failures": []},
+        {
+            "cluster": "acme",
+            "taskDefinition": SPEC.task_definition.arn,
+            "count": 1,
+            "launchType": "FARGATE",
+            "networkConfiguration": NETWORK,
+            "overrides": {"containerOverrides": [{"name": "app", "command": ["python", "manage.py", "migrate"]}]},
+            "startedBy": "fab-migrate",
+            "clientToken": ANY,
+        },
+    )
+
+
+def expect_poll(ecs_stub, raw):
+    ecs_stub.add_response("describe_tasks", {"tasks": [raw], "failures": []}, {"cluster": "acme", "tasks": [TASK_ARN]})
+
+
+def expect_logs(logs_stub, messages, token_in=None, token_out="f/1"):
+    params = {"logGroupName": "/ecs/acme", "logStreamName": "migrate/app/0f1e2d3c", "startFromHead": True}
+    if token_in:
+        params["nextToken"] = token_in
+    logs_stub.add_response(
+        "get_log_events",
+        {"events": [{"timestamp": 1, "message": m} for m in messages], "nextForwardToken": token_out},
+        params,
+    )
+
+
+def run(ecs, logs, timeout=60):
+    lines: list[str] = []
+    result = migration.run(
+        SPEC, Cluster(ecs, "acme"), lambda group, stream: LogStream(logs, group, stream), FakeClock(),
+        timeout=timeout, interval=2, say=lines.append,
+    )
+    return result, lines
+
+
+def test_success_streams_logs_and_reads_once_more_after_stop(stubs):
+    ecs, ecs_stub, logs, logs_stub = stubs
+    expect_run(ecs_stub)
+    expect_poll(ecs_stub, task("RUNNING"))
+    logs_stub.add_client_error("get_log_events", "ResourceNotFoundException")  # stream not created yet
+    expect_poll(ecs_stub, task("STOPPED", exit_code=0))
+    expect_logs(logs_stub, ["Applying orders.0042... OK"], token_out="f/1")
+    expect_logs(logs_stub, [], token_in="f/1", token_out="f/1")
+    # the line the task wrote just before it stopped arrives on the read after STOPPED
+    expect_logs(logs_stub, ["All migrations applied."], token_in="f/1", token_out="f/2")
+    expect_logs(logs_stub, [], token_in="f/2", token_out="f/2")
+
+    result, lines = run(ecs, logs)
+
+    assert result.exit_code == 0
+    assert lines == [
+        "    task 0f1e2d3c started on acme-migrate:4",
+        "    task 0f1e2d3c: RUNNING",
+        "    | Applying orders.0042... OK",
+        "    task 0f1e2d3c: STOPPED",
+        "    | All migrations applied.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stopped", "expected"),
+    [
+        (task("STOPPED", exit_code=1, stopped_reason="Essential container in task exited"),
+         "migration failed: task 0f1e2d3c exited with code 1 (Essential container in task exited); "
+         "its logs: /ecs/acme migrate/app/0f1e2d3c"),
+        (task("STOPPED", stop_code="TaskFailedToStart", stopped_reason="CannotPullContainerError: no such image"),
+         "migration task 0f1e2d3c failed to start (CannotPullContainerError: no such image)"),
+        (task("STOPPED", stopped_reason="ResourceInitializationError: unable to pull secrets", reason="OOM"),
+         "migration task 0f1e2d3c stopped without an exit code: it never ran "
+         "(ResourceInitializationError: unable to pull secrets; OOM)"),
+    ],
+)
+def test_failures_say_why(stubs, stopped, expected):
+    ecs, ecs_stub, logs, logs_stub = stubs
+    expect_run(ecs_stub)
+    expect_poll(ecs_stub, stopped)
+    expect_logs(logs_stub, ["Traceback (most recent call last):"], token_out="f/1")
+    expect_logs(logs_stub, [], token_in="f/1", token_out="f/1")
+    expect_logs(logs_stub, [], token_in="f/1", token_out="f/1")
+    with pytest.raises(DeployError) as caught:
+        run(ecs, logs)
+    assert str(caught.value).startswith(expected)
+
+
+def test_run_task_failures_are_reported(stubs):
+    ecs, ecs_stub, logs, _ = stubs
+    ecs_stub.add_response(
+        "run_task", {"tasks": [], "failures": [{"arn": "x", "reason": "RESOURCE:MEMORY", "detail": "no capacity"}]}
+    )
+    with pytest.raises(DeployError, match="ECS did not start the migration task: RESOURCE:MEMORY: no capacity"):
+        run(ecs, logs)
+
+
+def test_timeout_leaves_the_task_and_says_how_to_stop_it(stubs):
+    ecs, ecs_stub, logs, logs_stub = stubs
+    expect_run(ecs_stub)
+    for _ in range(3):  # at 0, 2 and 4 s
+        expect_poll(ecs_stub, task("RUNNING"))
+        logs_stub.add_client_error("get_log_events", "ResourceNotFoundException")
+    with pytest.raises(DeployError) as caught:
+        run(ecs, logs, timeout=4)
+    assert str(caught.value) == (
+        "migration task 0f1e2d3c still RUNNING after 4s; it was left running. Watch it in the ECS console, or stop "
+        "it: aws ecs stop-task --cluster acme --task 0f1e2d3c"
+    )
+
+
+def test_network_comes_from_the_first_service_unless_configured(world):
+    from conftest import CONFIG
+
+    from tasks.core.config import load_settings
+    from tasks.core.ecs import Cluster as RealCluster
+
+    env = load_settings(CONFIG).environment("staging")
+    cluster = RealCluster(world.ecs, "acme-staging")
+    spec = migration.resolve(env, cluster, cluster.services(["web"]), ["python", "manage.py", "migrate"])
+    assert spec.network_configuration == world.network
+    assert spec.task_definition.label == "acme-migrate:1" and spec.container == "app"
+
+    import dataclasses
+    migrate = dataclasses.replace(env.migrate, subnets=("subnet-x",), assign_public_ip=True, task_definition=None)
+    spec = migration.resolve(dataclasses.replace(env, migrate=migrate), cluster, cluster.services(["web"]), ["x"])
+    assert spec.network_configuration["awsvpcConfiguration"]["subnets"] == ["subnet-x"]
+    assert spec.network_configuration["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
+    assert spec.task_definition.label == "acme-web:1" and spec.container == "web"

@@ -1,0 +1,206 @@
+"""Judging rollouts by our own deployment id, with scripted ECS answers (botocore Stubber checks each request).
+
+The sequences are what ECS really returns: IN_PROGRESS then COMPLETED; FAILED with a reason; our
+deployment removed by the circuit breaker while the old one is PRIMARY and steady again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tasks.core import rollout
+from tasks.core.clock import FakeClock
+from tasks.core.ecs import Cluster
+from tasks.core.release import Restart
+
+T0 = datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc)
+
+
+def deployment(id, state, running, desired=2, status="PRIMARY", reason=None):
+    d = {
+        "id": id,
+        "status": status,
+        "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/acme-web:7",
+        "desiredCount": desired,
+        "runningCount": running,
+        "pendingCount": desired - running,
+        "failedTasks": 0,
+        "createdAt": T0,
+        "updatedAt": T0,
+    }
+    if state:
+        d["rolloutState"] = state
+    if reason:
+        d["rolloutStateReason"] = reason
+    return d
+
+
+def service(name, *deployments, events=()):
+    return {
+        "serviceName": name,
+        "serviceArn": f"arn:aws:ecs:us-east-1:123456789012:service/acme/{name}",
+        "status": "ACTIVE",
+        "desiredCount": 2,
+        "runningCount": 2,
+        "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/acme-web:7",
+        "deployments": list(deployments),
+        "events": [{"id": f"e{i}", "createdAt": at, "message": msg} for i, (at, msg) in enumerate(events)],
+    }
+
+
+@pytest.fixture
+def ecs():
+    client = boto3.client("ecs", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def poll_answer(stubber, names, *services):
+    stubber.add_response(
+        "describe_services", {"services": list(services), "failures": []}, {"cluster": "acme", "services": names}
+    )
+
+
+def follow(client, ids, **kwargs):
+    lines: list[str] = []
+    clock = FakeClock()
+    rollouts = {name: rollout.Rollout(name, id, T0) for name, id in ids.items()}
+    rollout.wait(Cluster(client, "acme"), rollouts, clock, timeout=kwargs.get("timeout", 60), interval=5,
+                 say=lines.append)
+    return rollouts, lines, clock
+
+
+def no_stopped_tasks(stubber, deployment_id):
+    stubber.add_response(
+        "list_tasks", {"taskArns": []},
+        {"cluster": "acme", "desiredStatus": "STOPPED", "startedBy": deployment_id, "maxResults": 5},
+    )
+
+
+def test_in_progress_then_completed_prints_only_changes(ecs):
+    client, stubber = ecs
+    old = deployment("ecs-svc/old", "COMPLETED", 2, status="ACTIVE")
+    for running in (0, 0, 1):
+        poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "IN_PROGRESS", running), old))
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "COMPLETED", 2)))
+
+    rollouts, lines, clock = follow(client, {"web": "ecs-svc/new"})
+
+    assert rollouts["web"].ok
+    assert lines == [
+        "    web: IN_PROGRESS 0/2 running",
+        "    web: IN_PROGRESS 1/2 running",
+        "    web: COMPLETED 2/2 running",
+    ]
+    assert clock.sleeps == [5, 5, 5]
+
+
+def test_failed_rollout_reports_reason_events_and_stopped_tasks(ecs):
+    client, stubber = ecs
+    reason = "ECS deployment circuit breaker: tasks failed to start."
+    events = [(T0 - timedelta(minutes=5), "(service web) has reached a steady state."),
+              (T0 + timedelta(seconds=30), "(service web) has started 2 tasks: (task 1a2b).")]
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "FAILED", 0, reason=reason),
+                                          events=events))
+    stubber.add_response(
+        "list_tasks", {"taskArns": ["arn:aws:ecs:us-east-1:123456789012:task/acme/1a2b"]},
+        {"cluster": "acme", "desiredStatus": "STOPPED", "startedBy": "ecs-svc/new", "maxResults": 5},
+    )
+    stubber.add_response(
+        "describe_tasks",
+        {"tasks": [{
+            "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/acme/1a2b",
+            "lastStatus": "STOPPED",
+            "stopCode": "TaskFailedToStart",
+            "stoppedReason": "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
+            "containers": [{"name": "web", "reason": "CannotPullContainerError: not found"}],
+        }]},
+        {"cluster": "acme", "tasks": ["arn:aws:ecs:us-east-1:123456789012:task/acme/1a2b"]},
+    )
+
+    rollouts, lines, _ = follow(client, {"web": "ecs-svc/new"})
+
+    assert rollouts["web"].state == rollout.FAILED
+    explained = rollout.explain(rollouts)
+    assert explained[0] == f"  web: FAILED 0/2 running - {reason}"
+    assert "    event 06:00:30: (service web) has started 2 tasks: (task 1a2b)." in explained
+    assert not any("steady state" in line for line in explained)  # an event from before the restart
+    assert explained[-1] == ("    stopped task 1a2b: CannotPullContainerError: pull image manifest has been retried "
+                             "5 time(s); CannotPullContainerError: not found")
+
+
+def test_circuit_breaker_rollback_is_failure_though_the_service_is_steady(ecs):
+    """What `services_stable` calls success: one deployment, running == desired, but it is the old one."""
+    client, stubber = ecs
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "IN_PROGRESS", 0),
+                                          deployment("ecs-svc/old", "COMPLETED", 2, status="ACTIVE")))
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/old", "COMPLETED", 2)))
+    no_stopped_tasks(stubber, "ecs-svc/new")
+
+    rollouts, lines, _ = follow(client, {"web": "ecs-svc/new"})
+
+    assert rollouts["web"].state == rollout.ROLLED_BACK
+    assert lines[-1] == ("    web: ROLLED_BACK 0/2 running - our deployment is gone: the circuit breaker rolled it "
+                         "back (now on acme-web:7)")
+
+
+def test_timeout_names_what_it_was_waiting_for(ecs):
+    client, stubber = ecs
+    for _ in range(4):  # at 0, 5, 10 and 15 s
+        poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "IN_PROGRESS", 1)))
+    no_stopped_tasks(stubber, "ecs-svc/new")
+
+    rollouts, lines, clock = follow(client, {"web": "ecs-svc/new"}, timeout=15)
+
+    assert rollouts["web"].state == rollout.TIMED_OUT
+    assert rollouts["web"].line() == "web: TIMED_OUT 1/2 running - still in progress after 15s"
+    assert clock.elapsed == 15
+
+
+def test_without_rollout_state_the_sole_steady_deployment_is_success(ecs):
+    client, stubber = ecs
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", None, 2),
+                                          deployment("ecs-svc/old", None, 2, status="ACTIVE")))
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", None, 2)))
+    rollouts, _, _ = follow(client, {"web": "ecs-svc/new"})
+    assert rollouts["web"].ok
+
+
+def test_twelve_services_take_two_describe_calls_per_poll_and_finish_together(ecs):
+    client, stubber = ecs
+    names = [f"svc{i:02d}" for i in range(12)]
+    for state in ("IN_PROGRESS", "COMPLETED"):
+        for chunk in (names[:10], names[10:]):
+            poll_answer(stubber, chunk, *[service(n, deployment(f"ecs-svc/{n}", state, 2)) for n in chunk])
+    rollouts, _, clock = follow(client, {n: f"ecs-svc/{n}" for n in names})
+    assert all(r.ok for r in rollouts.values())
+    assert clock.sleeps == [5]
+
+
+def test_restart_forces_every_service_at_once_then_waits(ecs):
+    client, stubber = ecs
+    for name in ("web", "worker"):
+        stubber.add_response(
+            "update_service",
+            {"service": service(name, deployment(f"ecs-svc/{name}-new", "IN_PROGRESS", 0),
+                                deployment(f"ecs-svc/{name}-old", "COMPLETED", 2, status="ACTIVE"))},
+            {"cluster": "acme", "service": name, "forceNewDeployment": True},
+        )
+    poll_answer(stubber, ["web", "worker"], service("web", deployment("ecs-svc/web-new", "COMPLETED", 2)),
+                service("worker", deployment("ecs-svc/worker-new", "COMPLETED", 2)))
+    step = Restart({"web": None, "worker": None})
+    lines: list[str] = []
+
+    class Ctx:
+        cluster = Cluster(client, "acme")
+        clock = FakeClock()
+        timeout, interval, say = 60, 5, lines.append
+
+    step.run(Ctx)
+    assert [r.deployment_id for r in step.rollouts.values()] == ["ecs-svc/web-new", "ecs-svc/worker-new"]
+    assert step.states() == "web COMPLETED 2/2, worker COMPLETED 2/2"
