@@ -162,7 +162,8 @@ def test_dry_run_plan_reads_everything_and_changes_nothing(world, clock):
     text = "\n".join(lines)
     assert lines[0] == f"DRY RUN - deploy {NEW_SHA} (acme-app:{NEW_TAG}) to staging; nothing will be changed."
     assert f"1. retag: move acme-app:latest sha256:{world.old_digest[7:19]} -> sha256:{world.new_digest[7:19]}" in text
-    assert "2. migrate: run task acme-migrate:1 (container app) in cluster acme-staging: python manage.py migrate" in text
+    assert "2. migrate: run task acme-migrate:1 (container app) in cluster acme-staging: python manage.py migrate" \
+        in text
     assert "3. restart: force a new deployment of web (acme-web:1, 0/2 running)" in text
 
 
