@@ -21,5 +21,18 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest -q
 
+# `make demo [SCENARIO=migration-fails|rollout-fails|tasks-stop]`: a real `fab deploy` against the local
+# sandbox (sandbox/demo.py). Exits 0 when the deploy ended as the scenario means it to, fault scenarios
+# included (fab itself exits 1 there); `make sandbox` runs the sandbox in the foreground for trying by hand.
+SCENARIO ?= success
+
+.PHONY: demo sandbox
+
+demo: install
+	$(BIN)/python -m sandbox.demo --scenario $(SCENARIO)
+
+sandbox: install
+	$(BIN)/python -m sandbox --scenario $(SCENARIO)
+
 clean:
 	rm -rf $(VENV) reports .pytest_cache

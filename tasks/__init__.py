@@ -7,7 +7,7 @@ Defaults are declared with `ns.configure` so `FABRIC_DEPLOY_*` environment varia
 
 from invoke import Collection
 
-from . import deploy, image_tag, migrate, restart, retag
+from . import _secrets, check, deploy, image_tag, migrate, notify, restart, retag, rollback, status
 from .core.config import DEFAULTS
 
 ns = Collection()
@@ -15,5 +15,10 @@ ns.add_task(deploy.deploy)
 ns.add_task(retag.retag)
 ns.add_task(migrate.migrate)
 ns.add_task(restart.restart)
+ns.add_task(notify.notify)
+ns.add_task(rollback.rollback)
+ns.add_task(status.status)
+ns.add_task(check.check)
 ns.add_task(image_tag.image_tag)
 ns.configure({"deploy": DEFAULTS})
+_secrets.redact_logs()  # `fab --debug` logs request headers: keep secrets out of them

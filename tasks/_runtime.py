@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from .core.release import Context
 
 
+BREAK_LOCK_HELP = "take over the deploy lock when its holder has been gone longer than the timeout"
+
 # The one place tasks get their clock: tests replace it with a fake one, so no wait sleeps for real.
 make_clock: Callable[[], Clock] = SystemClock
 
@@ -33,12 +35,15 @@ def say(line: str = "") -> None:
 
 @contextmanager
 def boundary() -> Iterator[None]:
-    """Expected failures: one line on stderr, exit status 1."""
+    """Expected failures: one line on stderr, exit status 1 (130 after Ctrl-C)."""
     try:
         yield
     except DeployError as err:
         sys.stdout.flush()
-        raise Exit(f"error: {err}", 1) from None
+        raise Exit(f"{'interrupted' if err.exit_code == 130 else 'error'}: {err}", err.exit_code) from None
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        raise Exit("interrupted before anything was changed", 130) from None
 
 
 def settings(c: InvokeContext) -> Settings:
@@ -46,8 +51,6 @@ def settings(c: InvokeContext) -> Settings:
 
 
 def environment(c: InvokeContext, name: str) -> Environment:
-    if not name:
-        raise DeployError("missing --env: name the environment to act on (see deploy.environments)")
     return settings(c).environment(name)
 
 
@@ -68,11 +71,41 @@ def seconds(value: Any, flag: str = "--timeout") -> float | None:
 
 
 def connect(env: Environment, timeout: float | None = None) -> Context:
-    """The core's context for `env`: boto3 clients from boto3's own configuration, the real clock."""
+    """The core's context for `env`: boto3 clients from boto3's own configuration, the real clock.
+
+    Refuses credentials of another account than the environment's `account` before anything else.
+    """
     from .core.aws import connect as aws_connect
+    from .core.identity import caller_identity, guard_account
     from .core.release import Context
 
-    return Context.connect(env, aws_connect(env.region), make_clock(), say, timeout)
+    ctx = Context.connect(env, aws_connect(env.region), make_clock(), say, timeout)
+    if env.account:
+        guard_account(caller_identity(ctx.clients.sts), env)
+    return ctx
+
+
+@contextmanager
+def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", timeout: float | None = None,
+             break_lock: bool = False) -> Iterator[Context]:
+    """A context for a task that changes the environment: the deploy lock is held, unless this is a dry run.
+
+    The lock is released at the end, on failure and on Ctrl-C alike.
+    """
+    ctx = connect(env, timeout)
+    if is_dry(c):
+        yield ctx
+        return
+    from .core.lock import DeployLock
+
+    lock = DeployLock(ctx.clients.ssm, env, ctx.clock)
+    lock.acquire(task, sha, break_stale=break_lock)
+    try:
+        yield ctx
+    finally:
+        warning = lock.release()
+        if warning:
+            say(f"warning: {warning}")
 
 
 def show_plan(lines: list[str]) -> None:

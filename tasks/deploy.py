@@ -1,8 +1,8 @@
-"""`fab deploy`: the whole release - retag, migrate, restart and wait, then notify."""
+"""`fab deploy`: the whole release - preflight, retag, migrate, restart and wait, then notify."""
 
 from invoke import task
 
-from ._runtime import boundary, connect, environment, is_dry, say, seconds, show_plan
+from ._runtime import BREAK_LOCK_HELP, boundary, changing, is_dry, say, seconds, settings, show_plan
 from .core.config import check_release_source, check_sha
 
 
@@ -12,22 +12,32 @@ from .core.config import check_release_source, check_sha
         "env": "environment to deploy to, as named under deploy.environments",
         "tag": "image tag CI pushed to ECR (default: the sha)",
         "timeout": "seconds the migration and the rollout may each take (default: deploy.timeout)",
+        "break-lock": BREAK_LOCK_HELP,
     }
 )
-def deploy(c, sha, env, tag=None, timeout=None):
+def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
     """Deploy a CI-built image: move the release tag, migrate, restart services and wait for them."""
     with boundary():
-        environ = environment(c, env)
+        config = settings(c)
+        environ = config.environment(env)
         sha = check_sha(sha)
         tag = check_release_source(tag or sha, environ)
         limit = seconds(timeout)
         from .core import release
+        from .core.checks import run_checks
+        from .core.sleuth import Notify
 
-        ctx = connect(environ, limit)
-        plan = release.prepare_deploy(ctx, sha=sha, tag=tag)
-        if is_dry(c):
-            show_plan(plan.render())
-            return
-        say(f"Deploying {sha} ({environ.repository}:{tag}) to {environ.name}")
-        plan.execute(ctx)
-        say(release.summary(ctx, plan, sha=sha, tag=tag))
+        with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock) as ctx:
+            preflight = run_checks(ctx, config.sleuth, sleuth_fatal=False)
+            notify = Notify.prepare(environ, config.sleuth, sha=sha, tag=tag, ecr=ctx.registry.client)
+            plan = release.prepare_deploy(ctx, sha=sha, tag=tag, preflight=preflight, notify=notify)
+            if is_dry(c):
+                show_plan(plan.render())
+                return
+            say(f"Deploying {sha} ({environ.repository}:{tag}) to {environ.name}")
+            say("==> preflight")
+            show_plan(preflight.lines())
+            plan.execute(ctx)
+            say(release.summary(ctx, plan, sha=sha, tag=tag))
+            for line in notify.report():  # the last lines: the Sleuth registration, or the warning
+                say(line)

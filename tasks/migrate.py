@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import boundary, connect, environment, is_dry, say, seconds, show_plan
+from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, is_dry, say, seconds, show_plan
 from .core.config import parse_command
 from .core.errors import DeployError
 
@@ -12,9 +12,10 @@ from .core.errors import DeployError
         "env": "environment whose database to migrate",
         "command": 'command to run instead of migrate.command, e.g. "python manage.py migrate"',
         "timeout": "seconds the task may take (default: deploy.timeout)",
+        "break-lock": BREAK_LOCK_HELP,
     }
 )
-def migrate(c, env, command=None, timeout=None):
+def migrate(c, env, command=None, timeout=None, break_lock=False):
     """Run the database migration as a one-off Fargate task on the current release image."""
     with boundary():
         environ = environment(c, env)
@@ -26,16 +27,16 @@ def migrate(c, env, command=None, timeout=None):
         limit = seconds(timeout)
         from .core.release import Plan, prepare_migrate, release_image
 
-        ctx = connect(environ, limit)
-        image = release_image(ctx)
-        step = prepare_migrate(ctx, ctx.cluster.services(environ.services[:1]), words)
-        plan = Plan(
-            title=f"migrate {environ.name}",
-            steps=[step],
-            facts=[f"image: {environ.repository}:{environ.release_tag} = {image.digest}"],
-        )
-        if is_dry(c):
-            show_plan(plan.render())
-            return
-        plan.execute(ctx)
-        say(f"migrated {environ.name} on {environ.repository}:{environ.release_tag} ({image.short_digest})")
+        with changing(c, environ, task="migrate", timeout=limit, break_lock=break_lock) as ctx:
+            image = release_image(ctx)
+            step = prepare_migrate(ctx, ctx.cluster.services(environ.services[:1]), words)
+            plan = Plan(
+                title=f"migrate {environ.name}",
+                steps=[step],
+                facts=[f"image: {environ.repository}:{environ.release_tag} = {image.digest}"],
+            )
+            if is_dry(c):
+                show_plan(plan.render())
+                return
+            plan.execute(ctx)
+            say(f"migrated {environ.name} on {environ.repository}:{environ.release_tag} ({image.short_digest})")

@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import boundary, connect, environment, is_dry, say, show_plan
+from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, is_dry, say, show_plan
 from .core.config import check_release_source
 
 
@@ -10,23 +10,24 @@ from .core.config import check_release_source
     help={
         "tag": "image tag to point the release tag at (an immutable tag CI pushed)",
         "env": "environment whose release tag moves",
+        "break-lock": BREAK_LOCK_HELP,
     }
 )
-def retag(c, tag, env):
+def retag(c, tag, env, break_lock=False):
     """Move the environment's release tag (e.g. latest) to the image with TAG; no restart."""
     with boundary():
         environ = environment(c, env)
         tag = check_release_source(tag, environ)
         from .core.release import Plan, prepare_retag
 
-        ctx = connect(environ)
-        step = prepare_retag(ctx, tag)
-        plan = Plan(title=f"retag {environ.repository}:{environ.release_tag} for {environ.name}", steps=[step])
-        if is_dry(c):
-            show_plan(plan.render())
-            return
-        plan.execute(ctx)
-        say(
-            f"{environ.repository}:{environ.release_tag} = {step.source.digest} (tag {tag}); services pick it up at "
-            f"their next deployment: fab restart --env {environ.name}"
-        )
+        with changing(c, environ, task="retag", break_lock=break_lock) as ctx:
+            step = prepare_retag(ctx, tag)
+            plan = Plan(title=f"retag {environ.repository}:{environ.release_tag} for {environ.name}", steps=[step])
+            if is_dry(c):
+                show_plan(plan.render())
+                return
+            plan.execute(ctx)
+            say(
+                f"{environ.repository}:{environ.release_tag} = {step.source.digest} (tag {tag}); services pick it "
+                f"up at their next deployment: fab restart --env {environ.name}"
+            )

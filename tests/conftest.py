@@ -116,12 +116,14 @@ class World:
     """Emulated AWS with the team's resources, and ways to play ECS's part."""
 
     def __init__(self) -> None:
-        import boto3
+        from tasks.core.aws import connect
 
-        self.ecr = boto3.client("ecr", region_name=REGION)
-        self.ecs = boto3.client("ecs", region_name=REGION)
-        self.logs = boto3.client("logs", region_name=REGION)
-        self.ec2 = boto3.client("ec2", region_name=REGION)
+        session = connect(REGION).session  # shares the service models the code under test loads
+        self.ecr = session.client("ecr")
+        self.ecs = session.client("ecs")
+        self.logs = session.client("logs")
+        self.ec2 = session.client("ec2")
+        self.ssm = session.client("ssm")
         self.output: list[str] = []
         self.old_digest = self._push(1, OLD_SHA, "latest")
         self.new_digest = self._push(2, NEW_TAG, NEW_SHA)
@@ -135,14 +137,15 @@ class World:
             }
         }
         self.logs.create_log_group(logGroupName="/ecs/acme")
-        for cluster in ("acme-staging", "acme-production"):
+        clusters = (("acme-staging", "acme", "latest"), ("acme-production", "acme-prod", "production"))
+        for cluster, family, tag in clusters:
             self.ecs.create_cluster(clusterName=cluster)
             for service, count in (("web", 2), ("worker", 1)):
-                self._task_definition(f"acme-{service}", service)
+                self._task_definition(f"{family}-{service}", service, tag=tag)
                 self.ecs.create_service(
                     cluster=cluster,
                     serviceName=service,
-                    taskDefinition=f"acme-{service}",
+                    taskDefinition=f"{family}-{service}",
                     desiredCount=count,
                     launchType="FARGATE",
                     networkConfiguration=self.network,
@@ -160,7 +163,7 @@ class World:
         response = self.ecr.put_image(repositoryName="acme-app", imageManifest=manifest(number), imageTag=tag)
         return response["image"]["imageId"]["imageDigest"]
 
-    def _task_definition(self, family: str, container: str, prefix: str | None = None) -> None:
+    def _task_definition(self, family: str, container: str, prefix: str | None = None, tag: str = "latest") -> None:
         self.ecs.register_task_definition(
             family=family,
             networkMode="awsvpc",
@@ -170,7 +173,7 @@ class World:
             containerDefinitions=[
                 {
                     "name": container,
-                    "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acme-app:latest",
+                    "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acme-app:{tag}",
                     "memory": 512,
                     "essential": True,
                     "logConfiguration": {

@@ -8,9 +8,9 @@ something for their own calls (an image that already exists, a missing stream) b
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import (
@@ -59,7 +59,8 @@ def translate(err: Exception, action: str) -> DeployError:
         return DeployError(f"AWS credentials could not be refreshed for {action}: log in again with `aws sso login`")
     if isinstance(err, NoRegionError):
         return DeployError(
-            "no AWS region configured: set deploy.region in fabric.yaml, AWS_REGION, or a region in your profile"
+            "no AWS region configured: set deploy.region in fabric.yaml, AWS_REGION or AWS_DEFAULT_REGION, or a "
+            "region in your AWS profile"
         )
     if isinstance(err, EndpointConnectionError):
         return DeployError(f"could not reach AWS for {action}: {err}; check the network and AWS_ENDPOINT_URL")
@@ -91,27 +92,67 @@ def calling(action: str) -> Iterator[None]:
         raise translate(err, action) from err
 
 
-@dataclass(frozen=True)
 class Clients:
-    """The boto3 clients one environment needs, all from one session."""
+    """The boto3 clients one environment needs, from one session, each made on first use.
 
-    ecr: Any
-    ecs: Any
-    logs: Any
-    sts: Any
+    Making a client costs a model load (tens of milliseconds); a task that never locks never makes
+    the SSM client, and `fab --list` makes none.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            try:
+                self._clients[service] = self.session.client(service)
+            except BotoCoreError as err:
+                raise translate(err, f"{service} client setup") from err
+        return self._clients[service]
+
+    @property
+    def ecr(self) -> Any:
+        return self._client("ecr")
+
+    @property
+    def ecs(self) -> Any:
+        return self._client("ecs")
+
+    @property
+    def logs(self) -> Any:
+        return self._client("logs")
+
+    @property
+    def sts(self) -> Any:
+        return self._client("sts")
+
+    @property
+    def ssm(self) -> Any:
+        return self._client("ssm")
+
+
+_loader: Any = None
 
 
 def connect(region: str | None) -> Clients:
-    """Clients from boto3's normal configuration; `region` None means boto3's own choice."""
-    import boto3
+    """Clients from boto3's normal configuration; `region` None means boto3's own choice.
 
-    try:
-        session = boto3.session.Session(region_name=region)
-        return Clients(
-            ecr=session.client("ecr"),
-            ecs=session.client("ecs"),
-            logs=session.client("logs"),
-            sts=session.client("sts"),
-        )
-    except BotoCoreError as err:
-        raise translate(err, "boto3 client setup") from err
+    Each call gets a fresh session (credentials are resolved anew), sharing only the loader that
+    caches AWS's service models, which are the same for every session.
+    """
+    global _loader
+    import boto3
+    import botocore.session
+
+    core = botocore.session.get_session()
+    if _loader is None:
+        _loader = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _loader)
+    session = boto3.session.Session(botocore_session=core, region_name=region)
+    if session.region_name is None and os.environ.get("AWS_REGION"):
+        # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs, the AWS CLI v2 and
+        # CI integrations set, so it is honoured as boto3's last resort.
+        session = boto3.session.Session(botocore_session=core, region_name=os.environ["AWS_REGION"])
+    return Clients(session)

@@ -58,6 +58,7 @@ class Environment:
     migrate: MigrateSettings | None
     sleuth_environment: str
     account: str | None = None
+    lock_parameter: str | None = None
 
     @property
     def previous_tag(self) -> str:
@@ -182,6 +183,7 @@ def _environment(name: str, raw: Any, top: dict[str, Any]) -> Environment:
         migrate=_migrate(raw.get("migrate"), where),
         sleuth_environment=str(raw.get("sleuth_environment") or name),
         account=account,
+        lock_parameter=str(raw["lock_parameter"]) if raw.get("lock_parameter") else None,
     )
 
 

@@ -8,6 +8,7 @@ already on that digest, which is success (re-runs hit it).
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,21 +62,40 @@ class Registry:
     def __init__(self, client: Any, repository: str) -> None:
         self.client = client
         self.repository = repository
+        self._settings: dict[str, Any] | None = None
 
-    def tag_mutability(self) -> str:
-        """MUTABLE or IMMUTABLE (or a *_WITH_EXCLUSION variant); an error when the repository is missing."""
-        try:
-            response = self.client.describe_repositories(repositoryNames=[self.repository])
-        except ClientError as err:
-            if error_code(err) == "RepositoryNotFoundException":
-                raise DeployError(
-                    f"ECR repository {self.repository!r} not found in this account and region: check "
-                    "deploy.repository, the region and the credentials in use"
-                ) from None
-            raise translate(err, "ecr:DescribeRepositories") from err
-        except BotoCoreError as err:
-            raise translate(err, "ecr:DescribeRepositories") from err
-        return str(response["repositories"][0].get("imageTagMutability", "MUTABLE"))
+    def tag_is_mutable(self, tag: str) -> bool:
+        """Whether `tag` may move in this repository (an error when the repository is missing).
+
+        MUTABLE and IMMUTABLE apply to every tag; the *_WITH_EXCLUSION settings make the tags matching
+        the exclusion filters behave the other way.
+        """
+        repository = self._repository_settings()
+        setting = str(repository.get("imageTagMutability", "MUTABLE"))
+        filters = [f.get("filter", "") for f in repository.get("imageTagMutabilityExclusionFilters") or []]
+        excluded = any(fnmatch.fnmatchcase(tag, pattern) for pattern in filters)
+        if setting == "MUTABLE_WITH_EXCLUSION":
+            return not excluded
+        if setting == "IMMUTABLE_WITH_EXCLUSION":
+            return excluded
+        return setting != "IMMUTABLE"
+
+    def _repository_settings(self) -> dict[str, Any]:
+        """The repository's description, read once per run (its settings do not change during a release)."""
+        if self._settings is None:
+            try:
+                response = self.client.describe_repositories(repositoryNames=[self.repository])
+            except ClientError as err:
+                if error_code(err) == "RepositoryNotFoundException":
+                    raise DeployError(
+                        f"ECR repository {self.repository!r} not found in this account and region: check "
+                        "deploy.repository, the region and the credentials in use"
+                    ) from None
+                raise translate(err, "ecr:DescribeRepositories") from err
+            except BotoCoreError as err:
+                raise translate(err, "ecr:DescribeRepositories") from err
+            self._settings = response["repositories"][0]
+        return self._settings
 
     def find(self, tag: str) -> Image | None:
         """The image `repository:tag`, or None when no image has that tag."""

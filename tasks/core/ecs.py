@@ -142,6 +142,7 @@ class Cluster:
     def __init__(self, client: Any, name: str) -> None:
         self.client = client
         self.name = name
+        self._task_definitions: dict[str, TaskDefinition] = {}
 
     def services(self, names: Sequence[str]) -> dict[str, Service]:
         """Every named service, `describe_services` 10 at a time; an error naming any that is missing."""
@@ -182,6 +183,12 @@ class Cluster:
         return primary
 
     def task_definition(self, name: str) -> TaskDefinition:
+        """The task definition by ARN or family[:revision]; read once per run."""
+        if name not in self._task_definitions:
+            self._task_definitions[name] = self._describe_task_definition(name)
+        return self._task_definitions[name]
+
+    def _describe_task_definition(self, name: str) -> TaskDefinition:
         try:
             response = self.client.describe_task_definition(taskDefinition=name)
         except ClientError as err:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 
 class DeployError(Exception):
-    """An expected failure with an actionable, one-line (first line) message."""
+    """An expected failure with an actionable, one-line message, and the exit status it ends the run with."""
+
+    exit_code = 1
 
     def __init__(self, message: str, *, details: tuple[str, ...] = ()) -> None:
         super().__init__(message)
@@ -18,3 +20,9 @@ class DeployError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class Interrupted(DeployError):
+    """Ctrl-C during a run: what was changed and what still runs has been said; exit status 130."""
+
+    exit_code = 130

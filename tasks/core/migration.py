@@ -98,18 +98,8 @@ def _network(service: Service, settings: Any) -> dict[str, Any] | None:
     return {"awsvpcConfiguration": base}
 
 
-def run(
-    spec: MigrationSpec,
-    cluster: Cluster,
-    open_stream: StreamFactory,
-    clock: Clock,
-    *,
-    timeout: float,
-    interval: float,
-    say: Say,
-    started_by: str = "fab-migrate",
-) -> MigrationResult:
-    """Start the migration task, stream its log lines, wait for it to stop, and judge its exit code."""
+def start(spec: MigrationSpec, cluster: Cluster, *, say: Say, started_by: str = "fab-migrate") -> Task:
+    """Start the migration task (the caller keeps it, so an interrupted run can say what still runs)."""
     task = cluster.run_task(
         task_definition=spec.task_definition.arn,
         container=spec.container,
@@ -118,9 +108,24 @@ def run(
         capacity_provider_strategy=spec.capacity_provider_strategy,
         platform_version=spec.platform_version,
         started_by=started_by,
-        client_token=uuid.uuid4().hex,
+        client_token=uuid.uuid4().hex,  # a retried request must not start a second migration
     )
     say(f"    task {task.id} started on {spec.task_definition.label}")
+    return task
+
+
+def follow(
+    spec: MigrationSpec,
+    task: Task,
+    cluster: Cluster,
+    open_stream: StreamFactory,
+    clock: Clock,
+    *,
+    timeout: float,
+    interval: float,
+    say: Say,
+) -> MigrationResult:
+    """Stream the task's log lines, wait for it to stop, and judge its exit code."""
     log = spec.task_definition.container(spec.container).log
     stream = open_stream(log.group, stream_name(log, spec.container, task.id)) if log else None
     if stream is None:
@@ -144,11 +149,30 @@ def run(
     else:
         raise DeployError(
             f"migration task {task.id} still {task.last_status} after {timeout:.0f}s; it was left running. "
-            f"Watch it in the ECS console, or stop it: aws ecs stop-task --cluster {spec.cluster} --task {task.id}"
+            f"Watch it in the ECS console, or stop it: {stop_command(spec.cluster, task.id)}"
         )
     show_new_lines()  # once more: lines written just before the stop arrive late
     seconds = clock.monotonic() - started
     return MigrationResult(task=task, exit_code=judge(task, spec.container, stream), seconds=seconds)
+
+
+def run(
+    spec: MigrationSpec,
+    cluster: Cluster,
+    open_stream: StreamFactory,
+    clock: Clock,
+    *,
+    timeout: float,
+    interval: float,
+    say: Say,
+) -> MigrationResult:
+    """Start the migration and follow it to the end."""
+    task = start(spec, cluster, say=say)
+    return follow(spec, task, cluster, open_stream, clock, timeout=timeout, interval=interval, say=say)
+
+
+def stop_command(cluster: str, task_id: str) -> str:
+    return f"aws ecs stop-task --cluster {cluster} --task {task_id}"
 
 
 def judge(task: Task, container_name: str, stream: LogStream | None = None) -> int:

@@ -16,11 +16,12 @@ from typing import Any, Protocol
 
 from . import migration, rollout
 from .aws import Clients
+from .checks import Preflight
 from .clock import Clock
 from .config import Environment
 from .ecr import Image, Registry, short
-from .ecs import Cluster, Service
-from .errors import DeployError
+from .ecs import Cluster, Service, Task
+from .errors import DeployError, Interrupted
 from .logs import LogStream
 
 Say = Callable[[str], None]
@@ -31,6 +32,7 @@ class Context:
     """What steps run with: the environment, its gateways, the clock and where output goes."""
 
     env: Environment
+    clients: Clients
     registry: Registry
     cluster: Cluster
     open_stream: migration.StreamFactory
@@ -45,6 +47,7 @@ class Context:
     ) -> Context:
         return cls(
             env=env,
+            clients=clients,
             registry=Registry(clients.ecr, env.repository),
             cluster=Cluster(clients.ecs, env.cluster),
             open_stream=lambda group, stream: LogStream(clients.logs, group, stream),
@@ -71,6 +74,7 @@ class Retag:
     source: Image
     current: Image | None
     name: str = "retag"
+    record_previous: bool = True  # a rollback moves back to -previous and leaves it as it is
     moved: bool = False
 
     @property
@@ -85,7 +89,7 @@ class Retag:
                  f"({self.source.tag})"]
         if self.current is None:
             lines.append(f"first deploy: {repo}:{tag} does not exist yet, so there is no previous image to record")
-        else:
+        elif self.record_previous:
             lines.append(f"record {self.current.short_digest} as {repo}:{self.env.previous_tag}")
         return lines
 
@@ -94,7 +98,7 @@ class Retag:
             ctx.say(f"    {line}")
         if self.unchanged:
             return
-        if self.current is not None:
+        if self.current is not None and self.record_previous:
             ctx.registry.point(self.env.previous_tag, self.current)
         self.moved = True  # set before the move: a failure half-way must still be undone
         ctx.registry.point(self.env.release_tag, self.source)
@@ -118,6 +122,7 @@ class Migrate:
     env: Environment
     spec: migration.MigrationSpec | None
     name: str = "migrate"
+    task: Task | None = None
     result: migration.MigrationResult | None = None
 
     def describe(self) -> list[str]:
@@ -130,8 +135,10 @@ class Migrate:
             ctx.say(f"    {self.describe()[0]}")
             return
         ctx.say(f"    {self.spec.describe()[0]}")
-        self.result = migration.run(
-            self.spec, ctx.cluster, ctx.open_stream, ctx.clock, timeout=ctx.timeout, interval=ctx.interval, say=ctx.say
+        self.task = migration.start(self.spec, ctx.cluster, say=ctx.say)
+        self.result = migration.follow(
+            self.spec, self.task, ctx.cluster, ctx.open_stream, ctx.clock,
+            timeout=ctx.timeout, interval=ctx.interval, say=ctx.say,
         )
         ctx.say(f"    migration exited 0 after {self.result.seconds:.0f}s")
 
@@ -175,9 +182,13 @@ class Plan:
     title: str
     steps: list[Any]
     facts: list[str] = field(default_factory=list)
+    preflight: list[str] = field(default_factory=list)
 
     def render(self) -> list[str]:
-        lines = [f"DRY RUN - {self.title}; nothing will be changed.", *self.facts, "Plan:"]
+        lines = [f"DRY RUN - {self.title}; nothing will be changed.", *self.facts]
+        if self.preflight:
+            lines += ["Preflight:", *self.preflight]
+        lines.append("Plan:")
         for number, step in enumerate(self.steps, 1):
             details = step.describe()
             lines.append(f"  {number}. {step.name}: {details[0] if details else ''}")
@@ -185,12 +196,22 @@ class Plan:
         return lines
 
     def execute(self, ctx: Context) -> None:
-        """Run each step; on a failure undo the retag, say what state everything is in, and re-raise."""
+        """Run each step; on a failure undo the retag, say what state everything is in, and re-raise.
+
+        Ctrl-C undoes nothing (the operator chose to stop, and ECS carries on regardless): it says what
+        was changed, what still runs, and the commands that finish or undo it.
+        """
         done: list[Any] = []
         for step in self.steps:
             ctx.say(f"==> {step.name}")
             try:
                 step.run(ctx)
+            except KeyboardInterrupt:
+                for line in self._interrupted(ctx, step, done):
+                    ctx.say(line)
+                raise Interrupted(
+                    f"stopped during {step.name}; see above for what changed and what still runs in ECS"
+                ) from None
             except Exception as err:
                 for line in self._aftermath(ctx, step, done):
                     ctx.say(line)
@@ -198,6 +219,34 @@ class Plan:
                     raise DeployError(f"{step.name} failed: {err}", details=err.details) from err
                 raise
             done.append(step)
+
+    def _interrupted(self, ctx: Context, current: Any, done: Sequence[Any]) -> list[str]:
+        env = ctx.env
+        lines = [f"==> interrupted during {current.name}; nothing was undone. State now:"]
+        retag = next((s for s in [*done, current] if isinstance(s, Retag)), None)
+        if retag is not None and retag.moved:
+            was = retag.current.short_digest if retag.current else "nothing (first deploy)"
+            lines.append(f"  release tag: {env.repository}:{env.release_tag} -> {retag.source.short_digest} "
+                         f"(was {was})")
+        elif retag is current:
+            lines.append(f"  release tag: {env.repository}:{env.release_tag} may have moved: check with "
+                         f"fab status --env {env.name}")
+        if isinstance(current, Migrate) and current.task is not None:
+            lines.append(f"  migration task {current.task.id} is still running in ECS; watch it in the console or "
+                         f"stop it: {migration.stop_command(env.cluster, current.task.id)}")
+        restart = current if isinstance(current, Restart) else None
+        if restart is not None:
+            for r in restart.rollouts.values():
+                still = " - the rollout continues in ECS" if not r.done else ""
+                lines.append(f"  service {r.line()}{still}")
+            if restart.rollouts:
+                lines.append(f"  to follow the rollouts: fab status --env {env.name}")
+        remaining = [s.name for s in self.steps[self.steps.index(current) + 1:]]
+        if remaining:
+            lines.append(f"  not started: {', '.join(remaining)}")
+        if retag is not None and retag.moved and retag.current is not None:
+            lines.append(f"  to undo: fab rollback --env {env.name}")
+        return lines
 
     def _aftermath(self, ctx: Context, failed: Any, done: Sequence[Any]) -> list[str]:
         lines = [f"==> {failed.name} failed; state now:"]
@@ -231,12 +280,23 @@ class Plan:
 
 
 def prepare_deploy(
-    ctx: Context, *, sha: str, tag: str, command: Sequence[str] | None = None, notify: Any | None = None
+    ctx: Context,
+    *,
+    sha: str,
+    tag: str,
+    preflight: Preflight | None = None,
+    command: Sequence[str] | None = None,
+    notify: Any | None = None,
 ) -> Plan:
-    """Every read a deploy needs (preflight), then the plan: retag, migrate, restart (and notify)."""
+    """Every read a deploy needs, then the plan: retag, migrate, restart (and notify).
+
+    With a `preflight`, its fatal failures stop the deploy here, before anything changes.
+    """
     env = ctx.env
+    if preflight is not None:
+        preflight.require()
     retag = prepare_retag(ctx, tag)
-    services = ctx.cluster.services(env.services)
+    services = preflight.services if preflight and preflight.services else ctx.cluster.services(env.services)
     steps: list[Any] = [retag, prepare_migrate(ctx, services, command), Restart(services)]
     if notify is not None:
         steps.append(notify)
@@ -244,13 +304,44 @@ def prepare_deploy(
         title=f"deploy {sha} ({env.repository}:{tag}) to {env.name}",
         steps=steps,
         facts=_facts(ctx, retag.source, services),
+        preflight=preflight.lines() if preflight else [],
+    )
+
+
+def prepare_rollback(ctx: Context, preflight: Preflight | None = None, notify: Any | None = None) -> Plan:
+    """Move the release tag back to `<release_tag>-previous` and restart; no migration (the app's own job)."""
+    env = ctx.env
+    if preflight is not None:
+        preflight.require()
+    previous = ctx.registry.find(env.previous_tag)
+    if previous is None:
+        raise DeployError(
+            f"no previous image to roll back to: {env.repository}:{env.previous_tag} does not exist (it is recorded "
+            f"when a deploy moves {env.release_tag}); deploy a known-good sha instead: fab deploy --sha ... "
+            f"--env {env.name}"
+        )
+    current = ctx.registry.find(env.release_tag)
+    if current is not None and current.digest == previous.digest:
+        raise DeployError(
+            f"nothing to roll back: {env.repository}:{env.release_tag} already points at the previous image "
+            f"{previous.short_digest}; deploy a known-good sha instead: fab deploy --sha ... --env {env.name}"
+        )
+    services = preflight.services if preflight and preflight.services else ctx.cluster.services(env.services)
+    steps: list[Any] = [Retag(env, previous, current, record_previous=False), Restart(services)]
+    if notify is not None:
+        steps.append(notify)
+    return Plan(
+        title=f"roll back {env.name} to {env.repository}:{env.previous_tag}",
+        steps=steps,
+        facts=["no migration runs: reversing a migration is the application's own job",
+               *_facts(ctx, previous, services)],
+        preflight=preflight.lines() if preflight else [],
     )
 
 
 def prepare_retag(ctx: Context, tag: str) -> Retag:
     env = ctx.env
-    mutability = ctx.registry.tag_mutability()
-    if mutability == "IMMUTABLE":
+    if not ctx.registry.tag_is_mutable(env.release_tag):
         raise DeployError(
             f"ECR repository {env.repository} has IMMUTABLE tags, so {env.release_tag} cannot move: make it MUTABLE "
             "and push each build under its own unique tag"

@@ -1,0 +1,491 @@
+"""Play ECS's part where moto stops: migration tasks that run, log and exit, and rollouts that finish or fail.
+
+Assumptions (moto 5.2.5, field notes "moto 5.2.5: what it does not do"): moto serves the API from
+`moto.ecs.models.ecs_backends[account][region]`, an object shared by every thread of this process, so the
+emulator wraps two of its methods on that one instance (`run_task`, `update_service`) to notice new work at
+the moment it is asked for, and a background thread moves that work along in real time:
+
+- a one-off task (anything not started by a service deployment) runs for `migration_seconds`, writes its log
+  lines to CloudWatch in `<prefix>/<container>/<task id>` (the last one just before it stops), then stops with
+  an exit code;
+- `update_service(forceNewDeployment=True)` gets a new PRIMARY deployment, IN_PROGRESS, beside the old one,
+  which then completes, is rolled back by the circuit breaker, or FAILS, over `rollout_seconds`, with
+  service events and, for failures, STOPPED task records whose `startedBy` is the deployment id.
+
+Task states are set explicitly: each task the emulator touches gets an empty transition list, so moto's
+process-global `state_manager` pace (one status step per `describe_tasks`) neither applies to it nor is
+changed for anyone else. Lists and dicts that the API serialises are replaced whole, never changed in place,
+so a request being answered on another thread never sees one half-updated.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from moto.core.utils import utcnow
+from moto.ecs.models import EC2ContainerServiceBackend, Task
+
+from . import settings
+
+TICK_SECONDS = 0.02
+
+MIGRATION_LINES = {
+    "success": (
+        "Operations to perform:",
+        "  Apply all migrations: accounts, billing, orders",
+        "Running migrations:",
+        "  Applying orders.0042_invoice_index... OK",
+        "  Applying billing.0007_tax_rates... OK",
+        "Migrations complete: 2 applied.",
+    ),
+    "failure": (
+        "Operations to perform:",
+        "  Apply all migrations: accounts, billing, orders",
+        "Running migrations:",
+        "  Applying orders.0042_invoice_index...",
+        "Traceback (most recent call last):",
+        '  File "/app/manage.py", line 22, in <module>',
+        'django.db.utils.OperationalError: could not obtain lock on relation "orders_invoice"',
+    ),
+}
+
+ROLLBACK_STOP_REASON = "Task failed container health checks"
+PULL_ERROR = (
+    "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref "
+    '{image}: failed to do request: Head "https://{host}/v2/{repository}/manifests/{tag}": '
+    "dial tcp 10.0.12.7:443: i/o timeout"
+)
+CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+
+
+def migration_lines(scenario: str) -> tuple[str, ...]:
+    """The log lines a migration task writes in this scenario; the last one is written just before it stops."""
+    return MIGRATION_LINES["failure" if scenario == "migration-fails" else "success"]
+
+
+def rollout_outcome(scenario: str, service: str) -> str:
+    """How a service's new deployment ends: `complete`, `rollback` (vanishes, old one PRIMARY) or `fail`."""
+    if scenario == "rollout-fails" and service == "web":
+        return "rollback"
+    if scenario == "tasks-stop":
+        return "fail"
+    return "complete"
+
+
+def _task_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _deployment_id() -> str:
+    return f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
+
+
+@dataclass
+class _Migration:
+    task: Task
+    started: float
+    lines: tuple[str, ...]
+    exit_code: int
+    group: str
+    stream: str
+    written: int = 0
+    running: bool = False
+
+
+@dataclass
+class _Rollout:
+    key: str  # "<cluster>:<service>" as moto keys services
+    service: str
+    deployment_id: str
+    previous_id: str | None
+    desired: int
+    outcome: str
+    started: float
+    announced: bool = False
+    running: int = 0
+    failed: int = 0
+    pending_tasks: list[str] = field(default_factory=list)
+
+
+class EcsEmulator:
+    """Drives one moto ECS backend in real time. `install()` to start, `uninstall()` to stop."""
+
+    def __init__(
+        self,
+        backend: EC2ContainerServiceBackend,
+        logs_client: Any,
+        *,
+        scenario: str,
+        migration_seconds: float,
+        rollout_seconds: float,
+        say: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self.backend = backend
+        self.logs = logs_client
+        self.scenario = scenario
+        self.migration_seconds = migration_seconds
+        self.rollout_seconds = rollout_seconds
+        self.say = say
+        self._lock = threading.RLock()
+        self._migrations: list[_Migration] = []
+        self._rollouts: dict[str, _Rollout] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._errors: list[BaseException] = []
+        # What clients asked ECS for, in order: an auditor's view of a deploy.
+        self.started_deployments: list[tuple[str, str]] = []  # (service, deployment id)
+        self.one_off_tasks: list[str] = []  # task ARNs
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    def install(self) -> None:
+        original_run_task = self.backend.run_task
+        original_update_service = self.backend.update_service
+
+        def run_task(*args: Any, **kwargs: Any) -> list[Task]:
+            with self._lock:
+                tasks = original_run_task(*args, **kwargs)
+                for task in tasks:
+                    if not task.started_by.startswith("ecs-svc/"):
+                        self._start_migration(task)
+                return tasks
+
+        def update_service(properties: dict[str, Any]) -> Any:
+            with self._lock:
+                name = str(properties.get("service", "")).split("/")[-1]
+                cluster = str(properties.get("cluster", "default")).split("/")[-1]
+                before = self.backend.services.get(f"{cluster}:{name}")
+                old = [dict(d) for d in before.deployments] if before is not None else []
+                service = original_update_service(properties)
+                if old and service.deployments and service.deployments[0]["id"] != old[0]["id"]:
+                    self._start_rollout(service, service.deployments[0]["id"], old)
+                return service
+
+        # Instance attributes shadow the class's methods for this backend only; `uninstall` removes them.
+        self.backend.run_task = run_task  # type: ignore[method-assign]
+        self.backend.update_service = update_service  # type: ignore[method-assign]
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="sandbox-ecs", daemon=True)
+        self._thread.start()
+
+    def uninstall(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for name in ("run_task", "update_service"):
+            self.backend.__dict__.pop(name, None)
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Exceptions the background thread hit (a broken emulator must fail tests, not hang them)."""
+        return list(self._errors)
+
+    def idle(self) -> bool:
+        """True when no migration is running and no rollout is moving."""
+        with self._lock:
+            return not self._migrations and not self._rollouts
+
+    def settle(self) -> None:
+        """Put every service in the state of a finished rollout: one COMPLETED deployment, all tasks running."""
+        with self._lock:
+            for service in self.backend.services.values():
+                now = utcnow()
+                deployment = dict(service.deployments[0])
+                deployment.update(
+                    rolloutState="COMPLETED",
+                    rolloutStateReason=f"ECS deployment {deployment['id']} completed.",
+                    runningCount=service.desired_count,
+                    pendingCount=0,
+                    failedTasks=0,
+                    updatedAt=now,
+                )
+                service.deployments = [deployment]
+                service.running_count = service.desired_count
+                service.pending_count = 0
+                self._event(service, f"(service {service.name}) has reached a steady state.")
+
+    # --- the background loop ---------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                with self._lock:
+                    now = time.monotonic()
+                    for migration in list(self._migrations):
+                        self._advance_migration(migration, now)
+                    for rollout in list(self._rollouts.values()):
+                        self._advance_rollout(rollout, now)
+            except Exception as err:  # keep serving; tests check `errors`
+                self._errors.append(err)
+                self.say(f"emulator error: {err!r}")
+
+    # --- migrations ------------------------------------------------------------------------------------
+
+    def _start_migration(self, task: Task) -> None:
+        failing = self.scenario == "migration-fails"
+        definition = self.backend.describe_task_definition(task.task_definition_arn)
+        container = self._overridden_container(task, definition.container_definitions)
+        options = (container.get("logConfiguration") or {}).get("options") or {}
+        group = options.get("awslogs-group", settings.LOG_GROUP)
+        stream = f"{options.get('awslogs-stream-prefix', 'ecs')}/{container['name']}/{task.id}"
+        task._transitions = []  # states are ours to set (module docstring)
+        task.last_status = "PROVISIONING"
+        task.containers[0].name = container["name"]
+        task.containers[0].last_status = "PENDING"
+        task.containers[0].exitCode = None
+        self.one_off_tasks.append(task.task_arn)
+        self._migrations.append(
+            _Migration(
+                task=task,
+                started=time.monotonic(),
+                lines=migration_lines(self.scenario),
+                exit_code=1 if failing else 0,
+                group=group,
+                stream=stream,
+            )
+        )
+        self.say(f"ECS: task {task.id} ({definition.family}) provisioning; logs go to {group} {stream}")
+
+    @staticmethod
+    def _overridden_container(task: Task, containers: list[dict[str, Any]]) -> dict[str, Any]:
+        overrides = (task.overrides or {}).get("containerOverrides") or []
+        names = [o.get("name") for o in overrides if o.get("name")]
+        for wanted in names:
+            for container in containers:
+                if container.get("name") == wanted:
+                    return container
+        essential = [c for c in containers if c.get("essential", True)]
+        return (essential or containers)[0]
+
+    def _advance_migration(self, migration: _Migration, now: float) -> None:
+        fraction = (now - migration.started) / self.migration_seconds
+        task = migration.task
+        if not migration.running and fraction >= 0.1:
+            self.logs.create_log_stream(logGroupName=migration.group, logStreamName=migration.stream)
+            task.started_at = utcnow()
+            task.containers[0].last_status = "RUNNING"
+            task.last_status = "RUNNING"
+            migration.running = True
+        if not migration.running:
+            return
+        # Lines spread over the run; the last one falls due at 95 %, and all are written before STOPPED.
+        count = len(migration.lines)
+        due = count if fraction >= 1 else min(count, int((fraction - 0.1) / 0.85 * count) + 1)
+        if due > migration.written:
+            self._write_logs(migration, migration.lines[migration.written : due])
+            migration.written = due
+        if fraction < 1:
+            return
+        container = task.containers[0]
+        container.exitCode = migration.exit_code
+        container.last_status = "STOPPED"
+        task.stop_code = "EssentialContainerExited"
+        task.stopped_reason = "Essential container in task exited"
+        task.stopping_at = task.stopped_at = task.execution_stopped_at = utcnow()
+        task.desired_status = "STOPPED"
+        task.last_status = "STOPPED"  # last, so a reader never sees STOPPED without the exit code
+        self._migrations.remove(migration)
+        self.say(f"ECS: task {task.id} stopped, exit code {migration.exit_code}")
+
+    def _write_logs(self, migration: _Migration, lines: tuple[str, ...]) -> None:
+        stamp = int(time.time() * 1000)
+        self.logs.put_log_events(
+            logGroupName=migration.group,
+            logStreamName=migration.stream,
+            logEvents=[{"timestamp": stamp, "message": line} for line in lines],
+        )
+
+    # --- rollouts --------------------------------------------------------------------------------------
+
+    def _start_rollout(self, service: Any, new_id: str, old: list[dict[str, Any]]) -> None:
+        now = utcnow()
+        previous = dict(old[0])  # moto renamed the PRIMARY in place; give the old deployment its id back
+        previous.update(status="ACTIVE", updatedAt=now)
+        others = [dict(d, status="ACTIVE") for d in old[1:] if d["id"] != new_id]
+        primary = dict(
+            old[0],
+            id=new_id,
+            status="PRIMARY",
+            rolloutState="IN_PROGRESS",
+            rolloutStateReason=f"ECS deployment {new_id} in progress.",
+            runningCount=0,
+            pendingCount=0,
+            failedTasks=0,
+            desiredCount=service.desired_count,
+            taskDefinition=service.task_definition,
+            createdAt=now,
+            updatedAt=now,
+        )
+        service.deployments = [primary, previous, *others]
+        superseded = self._rollouts.pop(f"{service.cluster_name}:{service.name}", None)
+        if superseded is not None:
+            self.say(f"ECS: {service.name}: deployment {superseded.deployment_id} superseded")
+        rollout = _Rollout(
+            key=f"{service.cluster_name}:{service.name}",
+            service=service.name,
+            deployment_id=new_id,
+            previous_id=previous["id"],
+            desired=service.desired_count,
+            outcome=rollout_outcome(self.scenario, service.name),
+            started=time.monotonic(),
+        )
+        self._rollouts[rollout.key] = rollout
+        self.started_deployments.append((service.name, new_id))
+        self.say(f"ECS: {service.name}: new deployment {new_id} ({rollout.outcome} in {self.rollout_seconds:g}s)")
+
+    def _advance_rollout(self, rollout: _Rollout, now: float) -> None:
+        service = self.backend.services.get(rollout.key)
+        if service is None:
+            self._rollouts.pop(rollout.key, None)
+            return
+        fraction = (now - rollout.started) / self.rollout_seconds
+        if fraction < 0.1:
+            return
+        if not rollout.announced:
+            rollout.announced = True
+            rollout.pending_tasks = [_task_id() for _ in range(rollout.desired)]
+            started = " ".join(f"(task {t})" for t in rollout.pending_tasks)
+            if rollout.outcome == "complete":
+                rollout.pending_tasks = []
+            self._event(service, f"(service {service.name}) has started {rollout.desired} tasks: {started}.")
+            self._update(service, rollout.deployment_id, pendingCount=rollout.desired)
+        if fraction >= 1:
+            self._finish_rollout(service, rollout)
+            return
+        # Between 10 % and 90 % of the time, tasks come up one by one (or, for failures, die one by one).
+        progress = min(1.0, (fraction - 0.1) / 0.8)
+        if rollout.outcome == "complete":
+            target = min(rollout.desired, int(progress * rollout.desired + 1e-9))
+            if target > rollout.running:
+                drained = target - rollout.running
+                rollout.running = target
+                self._update(service, rollout.deployment_id, runningCount=target, pendingCount=rollout.desired - target)
+                self._update(service, rollout.previous_id, runningCount=rollout.desired - target)
+                stopped = " ".join(f"(task {_task_id()})" for _ in range(drained))
+                self._event(service, f"(service {service.name}) has stopped {drained} running tasks: {stopped}.")
+        else:
+            target = min(rollout.desired, int(progress * (rollout.desired + 1)))
+            while rollout.failed < target:
+                rollout.failed += 1
+                self._stopped_task(service, rollout)
+                self._update(service, rollout.deployment_id, failedTasks=rollout.failed)
+
+    def _finish_rollout(self, service: Any, rollout: _Rollout) -> None:
+        self._rollouts.pop(rollout.key, None)
+        name, new_id = service.name, rollout.deployment_id
+        while rollout.outcome != "complete" and rollout.failed < rollout.desired:
+            rollout.failed += 1
+            self._stopped_task(service, rollout)
+        if rollout.outcome == "complete":
+            self._update(
+                service,
+                new_id,
+                rolloutState="COMPLETED",
+                rolloutStateReason=f"ECS deployment {new_id} completed.",
+                runningCount=rollout.desired,
+                pendingCount=0,
+            )
+            service.deployments = [d for d in service.deployments if d["id"] == new_id]
+            self._event(service, f"(service {name}) (deployment {new_id}) deployment completed.")
+            self._event(service, f"(service {name}) has reached a steady state.")
+        elif rollout.outcome == "rollback":
+            restored = [
+                dict(d, status="PRIMARY", rolloutState="COMPLETED", updatedAt=utcnow())
+                for d in service.deployments
+                if d["id"] == rollout.previous_id
+            ]
+            service.deployments = restored
+            self._event(
+                service,
+                f"(service {name}) (deployment {new_id}) deployment failed: tasks failed to start. "
+                f"Rolling back to deployment {rollout.previous_id}.",
+            )
+            self._event(service, f"(service {name}) has reached a steady state.")
+        else:
+            self._update(
+                service,
+                new_id,
+                rolloutState="FAILED",
+                rolloutStateReason=CIRCUIT_BREAKER_REASON,
+                runningCount=0,
+                pendingCount=0,
+                failedTasks=rollout.failed,
+            )
+            self._event(
+                service,
+                f"(service {name}) is unable to consistently start tasks successfully. For more information, "
+                "see the Troubleshooting section of the Amazon ECS Developer Guide.",
+            )
+            self._event(service, f"(service {name}) (deployment {new_id}) deployment failed: tasks failed to start.")
+        service.running_count = sum(d.get("runningCount", 0) for d in service.deployments)
+        service.pending_count = 0
+        state = {"complete": "COMPLETED", "rollback": "rolled back", "fail": "FAILED"}[rollout.outcome]
+        self.say(f"ECS: {name}: deployment {new_id} {state}")
+
+    def _stopped_task(self, service: Any, rollout: _Rollout) -> None:
+        """A task of the new deployment that stopped, findable by `list_tasks(startedBy=<deployment id>)`."""
+        cluster = self.backend._get_cluster(service.cluster_name)
+        definition = self.backend.describe_task_definition(service.task_definition)
+        task = Task(
+            cluster,
+            definition,
+            None,
+            self.backend._calculate_task_resource_requirements(definition),
+            backend=self.backend,
+            group=f"service:{service.name}",
+            launch_type="FARGATE",
+            started_by=rollout.deployment_id,
+            networking_configuration=service.network_configuration or None,
+        )
+        task._transitions = []
+        if rollout.pending_tasks:  # the task the "has started" event named
+            task.id = rollout.pending_tasks.pop(0)
+        container = task.containers[0]
+        now = utcnow()
+        if rollout.outcome == "fail":
+            image = container.image or ""
+            host, _, rest = image.partition("/")
+            repository, _, tag = rest.partition(":")
+            reason = PULL_ERROR.format(image=image, host=host, repository=repository, tag=tag or "latest")
+            task.stop_code = "TaskFailedToStart"
+            task.stopped_reason = reason
+            container.reason = reason
+            container.exitCode = None
+        else:
+            task.stop_code = "ServiceSchedulerInitiated"
+            task.stopped_reason = ROLLBACK_STOP_REASON
+            container.exitCode = 137
+            task.started_at = now
+        container.last_status = "STOPPED"
+        task.stopped_at = task.execution_stopped_at = now
+        task.desired_status = "STOPPED"
+        task.last_status = "STOPPED"
+        tasks = self.backend.tasks.get(cluster.name, {})
+        self.backend.tasks[cluster.name] = {**tasks, task.task_arn: task}
+        what = "failed container health checks" if rollout.outcome == "rollback" else "could not pull its image"
+        self._event(service, f"(service {service.name}) (task {task.id}) {what}.")
+        self.say(f"ECS: {service.name}: task {task.id} of {rollout.deployment_id} stopped: {task.stopped_reason}")
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _update(service: Any, deployment_id: str | None, **changes: Any) -> None:
+        service.deployments = [
+            dict(d, **changes, updatedAt=utcnow()) if d["id"] == deployment_id else d for d in service.deployments
+        ]
+        service.running_count = sum(d.get("runningCount", 0) for d in service.deployments)
+
+    @staticmethod
+    def _event(service: Any, message: str) -> None:
+        # ECS lists events newest first; times are kept strictly increasing at the API's millisecond precision,
+        # so a reader that sorts by time keeps the order they happened in.
+        now = utcnow()
+        if service.events and now - service.events[0]["createdAt"] < timedelta(milliseconds=1):
+            now = service.events[0]["createdAt"] + timedelta(milliseconds=1)
+        service.events = [{"id": str(uuid.uuid4()), "createdAt": now, "message": message}, *service.events]

@@ -1,0 +1,186 @@
+"""Seed the emulated AWS with what a real account would hold before a deploy, through the AWS API itself.
+
+Assumptions (moto 5.2.5, see shared/notes/field-notes.md): ECR derives an image digest from its layer digests,
+so the two builds get different layers; `run_task` with awsvpc needs the default VPC's subnets and security
+group; every container definition needs `memory`. Services start as a finished rollout (COMPLETED, all tasks
+running) through `EcsEmulator.settle`, since moto leaves a new service IN_PROGRESS forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from . import settings
+
+MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@dataclass(frozen=True)
+class World:
+    """What was seeded: names a test or a printout needs."""
+
+    account: str
+    region: str
+    repository: str
+    repository_uri: str
+    current_sha: str
+    current_digest: str
+    new_sha: str
+    new_digest: str
+    cluster: str
+    services: tuple[str, ...]
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    migration_task_definition: str
+    log_group: str
+
+    @property
+    def image(self) -> str:
+        """What every task definition runs: the release tag, resolved by ECS at each new deployment."""
+        return f"{self.repository_uri}:{settings.RELEASE_TAG}"
+
+
+def _sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def image_manifest(build: str) -> str:
+    """A docker v2 manifest: a shared base layer and one layer of its own, so each build has its own digest."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1480,
+                "digest": _sha256(f"config {build}"),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 29_126_484,
+                    "digest": _sha256("base layer: python:3.12-slim"),
+                },
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 4_212_310,
+                    "digest": _sha256(f"application layer {build}"),
+                },
+            ],
+        },
+        separators=(",", ":"),
+    )
+
+
+def seed(clients: Any) -> World:
+    """Create the repository, images, cluster, task definitions, services and log group.
+
+    `clients(name)` returns a boto3 client for the emulated AWS.
+    """
+    account = clients("sts").get_caller_identity()["Account"]
+    ecr, ecs, ec2, logs = clients("ecr"), clients("ecs"), clients("ec2"), clients("logs")
+
+    repo = ecr.create_repository(repositoryName=settings.REPOSITORY, imageTagMutability="MUTABLE")["repository"]
+    digests = {}
+    for build, tags in (
+        (settings.CURRENT_SHA, (settings.CURRENT_SHA, settings.RELEASE_TAG)),
+        (settings.NEW_SHA, (settings.NEW_SHA,)),
+    ):
+        for tag in tags:
+            image = ecr.put_image(
+                repositoryName=settings.REPOSITORY,
+                imageManifest=image_manifest(build),
+                imageManifestMediaType=MANIFEST_MEDIA_TYPE,
+                imageTag=tag,
+            )["image"]
+            digests[build] = image["imageId"]["imageDigest"]
+
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = tuple(
+        s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    )[:2]
+    groups = tuple(
+        g["GroupId"]
+        for g in ec2.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+        )["SecurityGroups"]
+    )
+    network = {
+        "awsvpcConfiguration": {"subnets": list(subnets), "securityGroups": list(groups), "assignPublicIp": "DISABLED"}
+    }
+
+    logs.create_log_group(logGroupName=settings.LOG_GROUP)
+    ecs.create_cluster(clusterName=settings.CLUSTER)
+    image = f"{repo['repositoryUri']}:{settings.RELEASE_TAG}"
+    for family, command, prefix in (
+        *((f"sandbox-{name}", _service_command(name), name) for name in settings.SERVICES),
+        (settings.MIGRATION_TASK_DEFINITION, ["python", "manage.py", "help"], "migrate"),
+    ):
+        ecs.register_task_definition(**_task_definition(family, image, command, prefix, account))
+    for name, desired in settings.SERVICES.items():
+        ecs.create_service(
+            cluster=settings.CLUSTER,
+            serviceName=name,
+            taskDefinition=f"sandbox-{name}",
+            desiredCount=desired,
+            launchType="FARGATE",
+            networkConfiguration=network,
+            deploymentConfiguration={
+                "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                "maximumPercent": 200,
+                "minimumHealthyPercent": 100,
+            },
+        )
+    return World(
+        account=account,
+        region=settings.REGION,
+        repository=settings.REPOSITORY,
+        repository_uri=repo["repositoryUri"],
+        current_sha=settings.CURRENT_SHA,
+        current_digest=digests[settings.CURRENT_SHA],
+        new_sha=settings.NEW_SHA,
+        new_digest=digests[settings.NEW_SHA],
+        cluster=settings.CLUSTER,
+        services=tuple(settings.SERVICES),
+        subnets=subnets,
+        security_groups=groups,
+        migration_task_definition=settings.MIGRATION_TASK_DEFINITION,
+        log_group=settings.LOG_GROUP,
+    )
+
+
+def _service_command(name: str) -> list[str]:
+    if name == "web":
+        return ["gunicorn", "app.wsgi", "--bind", "0.0.0.0:8000"]
+    return ["celery", "-A", "app", "worker"]
+
+
+def _task_definition(family: str, image: str, command: list[str], prefix: str, account: str) -> dict[str, Any]:
+    return {
+        "family": family,
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": "256",
+        "memory": "512",
+        "executionRoleArn": f"arn:aws:iam::{account}:role/ecsTaskExecutionRole",
+        "containerDefinitions": [
+            {
+                "name": settings.CONTAINER,
+                "image": image,
+                "essential": True,
+                "memory": 512,  # moto's run_task needs it (field notes, gap 2)
+                "command": command,
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": settings.LOG_GROUP,
+                        "awslogs-region": settings.REGION,
+                        "awslogs-stream-prefix": prefix,
+                    },
+                },
+            }
+        ],
+    }

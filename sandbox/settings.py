@@ -1,0 +1,65 @@
+"""What the sandbox stands up, and the fake credentials it hands out.
+
+Assumptions: one AWS account and region (moto's default account, `us-east-1`); names are fixed so that a
+user's commands, the demo and the tests all say the same thing. The credentials below are fake and only
+ever accepted by the sandbox itself; they are distinctive on purpose, so secret-hygiene tests can assert
+that they never appear in any output. The sandbox writes them to a file and never prints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REGION = "us-east-1"
+REPOSITORY = "sandbox-app"
+CLUSTER = "sandbox"
+ENVIRONMENT = "demo"
+RELEASE_TAG = "latest"
+CONTAINER = "app"
+LOG_GROUP = "/ecs/sandbox-app"
+MIGRATION_TASK_DEFINITION = "sandbox-migrate"
+MIGRATION_COMMAND = ("python", "manage.py", "migrate")
+# service name -> desired task count
+SERVICES = {"web": 2, "worker": 1}
+
+# The release running now and the build CI has just pushed: commit ids, also their immutable image tags.
+CURRENT_SHA = "3f9a1c2"
+NEW_SHA = "8e4b7d1"
+
+SLEUTH_ORG = "acme"
+SLEUTH_DEPLOYMENT = "sandbox-app"
+
+FAKE_AWS_ACCESS_KEY_ID = "AKIASANDBOXFAKEKEY42"
+FAKE_AWS_SECRET_ACCESS_KEY = "sandboxFakeSecretAccessKeyNotReal0000042"
+FAKE_SLEUTH_API_TOKEN = "sandbox-fake-sleuth-token-not-a-secret-42"
+SECRETS = (FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_SLEUTH_API_TOKEN)
+
+SCENARIOS = {
+    "success": "everything works: the migration exits 0 and both rollouts complete",
+    "migration-fails": "the migration task exits 1 after logging a database error; no service is restarted",
+    "rollout-fails": "web's new tasks fail their health checks and the circuit breaker rolls web back "
+    "(its deployment vanishes, the old one is PRIMARY again); worker completes",
+    "tasks-stop": "new tasks of every service stop with CannotPullContainerError; the circuit breaker marks "
+    "each deployment FAILED",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the sandbox behaves; the CLI, the demo and the tests build one of these."""
+
+    scenario: str = "success"
+    migration_seconds: float = 3.0  # how long a migration task runs
+    rollout_seconds: float = 4.0  # how long a rollout takes from update_service to its end state
+    sleuth_failures: int = 0  # answer 503 this many times before accepting registrations
+    aws_port: int = 0  # 0: a free port
+    sleuth_port: int = 0
+    verbose: bool = True  # print what the emulated ECS does and what the Sleuth stand-in receives
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r}: choose one of {', '.join(SCENARIOS)}")
+        if self.migration_seconds <= 0 or self.rollout_seconds <= 0:
+            raise ValueError("migration and rollout times must be positive")
+        if self.sleuth_failures < 0:
+            raise ValueError("sleuth_failures must be 0 or more")

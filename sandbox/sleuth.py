@@ -1,0 +1,147 @@
+"""A stand-in for Sleuth's register_deploy endpoint on 127.0.0.1: it records and prints what it receives.
+
+Assumptions (help.sleuth.io "Deploy registration", field notes): `POST /api/1/deployments/<org>/<deployment>/
+register_deploy` with `Authorization: Bearer <token>` and a JSON body holding at least `sha`; 200 answers
+`Success`, 400 a bad body, 401 a bad token. It can answer 503 a set number of times first, to exercise
+retries. The token is checked but never stored or printed: a record keeps the headers minus secrets and
+says only whether the token matched. `GET /_sandbox/requests` returns the records as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PATH = re.compile(r"^/api/1/deployments/(?P<org>[^/]+)/(?P<deployment>[^/]+)/register_deploy/?$")
+SECRET_HEADERS = ("authorization", "cookie", "x-api-key", "proxy-authorization")
+RECORDS_PATH = "/_sandbox/requests"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One request the stand-in received, as a test or a person would check it."""
+
+    method: str
+    path: str
+    org: str | None
+    deployment: str | None
+    headers: dict[str, str]  # secrets removed
+    authorized: bool  # the bearer token matched the expected one
+    body: Any  # the parsed JSON, or the raw text when it was not JSON
+    status: int  # what the stand-in answered
+
+
+class SleuthStandIn:
+    """`start()` serves on 127.0.0.1 in a thread; `records` lists what arrived; `stop()` shuts it down."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        failures: int = 0,
+        port: int = 0,
+        say: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self._token = token
+        self._failures_left = failures
+        self._port = port
+        self._say = say
+        self._lock = threading.Lock()
+        self._records: list[Registration] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def records(self) -> list[Registration]:
+        with self._lock:
+            return list(self._records)
+
+    def start(self) -> SleuthStandIn:
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                stand_in._handle(self)
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.split("?")[0] == RECORDS_PATH:
+                    _reply(self, 200, json.dumps([asdict(r) for r in stand_in.records]), "application/json")
+                else:
+                    _reply(self, 404, "Not found")
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass  # records are printed by the stand-in itself, without secrets
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-sleuth", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length).decode("utf-8", "replace") if length else ""
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        path = request.path.split("?")[0]
+        match = PATH.match(path)
+        authorized = request.headers.get("Authorization", "") == f"Bearer {self._token}"
+        with self._lock:
+            if not match:
+                status, answer = 404, "Not found"
+            elif self._failures_left > 0:
+                self._failures_left -= 1
+                status, answer = 503, "Service Unavailable"
+            elif not authorized:
+                status, answer = 401, "Invalid API key"
+            elif not isinstance(body, dict) or not body.get("sha"):
+                status, answer = 400, '{"sha": ["This field is required."]}'
+            else:
+                status, answer = 200, "Success"
+            record = Registration(
+                method="POST",
+                path=path,
+                org=match["org"] if match else None,
+                deployment=match["deployment"] if match else None,
+                headers={k: v for k, v in request.headers.items() if k.lower() not in SECRET_HEADERS},
+                authorized=authorized,
+                body=body,
+                status=status,
+            )
+            self._records.append(record)
+        # Never echo the token, even if a client put it where it does not belong.
+        shown = (json.dumps(body, sort_keys=True) if isinstance(body, dict) else repr(body)).replace(self._token, "***")
+        token = "valid token" if authorized else "missing or wrong token"
+        self._say(f"Sleuth stand-in: POST {path} ({token}) -> {status} {answer}; body {shown}")
+        _reply(request, status, answer)
+
+
+def _reply(request: BaseHTTPRequestHandler, status: int, text: str, content_type: str = "text/plain") -> None:
+    data = text.encode()
+    request.send_response(status)
+    request.send_header("Content-Type", content_type)
+    request.send_header("Content-Length", str(len(data)))
+    request.end_headers()
+    request.wfile.write(data)

@@ -1,0 +1,276 @@
+"""The sandbox as one object: emulated AWS, the ECS emulator and the Sleuth stand-in, started and stopped together.
+
+Assumptions: moto's server runs in this process (`ThreadedMotoServer`) because the ECS emulator changes moto's
+backend objects directly. moto's backends are process-global, so one sandbox runs per process at a time, and
+it resets moto's state when it starts and when it stops. Everything listens on 127.0.0.1 only. The values a
+client needs (endpoint, region, fake credentials, Sleuth token) come from `environment()`; the fake secrets
+are written to `sandbox.env`, never printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from botocore.config import Config
+from moto.ecs.models import ecs_backends
+from moto.moto_api._internal.models import moto_api_backend
+from moto.server import ThreadedMotoServer
+
+from . import settings
+from .ecs import EcsEmulator
+from .seed import World, seed
+from .sleuth import Registration, SleuthStandIn
+
+# Variables that would point boto3 at something else than the sandbox's fake credentials.
+CLEARED_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SLEUTH_API_TOKEN")
+
+
+class Sandbox:
+    """`with Sandbox(Options(...)) as sandbox:` starts everything on free ports and stops it on exit."""
+
+    def __init__(
+        self,
+        options: settings.Options | None = None,
+        *,
+        say: Callable[[str], None] | None = None,
+        show_ecs: bool = True,
+    ) -> None:
+        self.options = options or settings.Options()
+        self._say = say or (lambda line: None)
+        self._show_ecs = show_ecs
+        self._moto: ThreadedMotoServer | None = None
+        self._emulator: EcsEmulator | None = None
+        self._sleuth: SleuthStandIn | None = None
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+        self.world: World | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto_api_backend.reset()  # moto's state is process-global: start from nothing
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.options.aws_port, verbose=False)
+        self._moto.start()
+        try:
+            self.world = seed(self.client)
+            self._emulator = EcsEmulator(
+                ecs_backends[self.world.account][self.world.region],
+                self.client("logs"),
+                scenario=self.options.scenario,
+                migration_seconds=self.options.migration_seconds,
+                rollout_seconds=self.options.rollout_seconds,
+                say=self._say if self._show_ecs else (lambda line: None),
+            )
+            self._emulator.install()
+            self._emulator.settle()
+            self._sleuth = SleuthStandIn(
+                token=settings.FAKE_SLEUTH_API_TOKEN,
+                failures=self.options.sleuth_failures,
+                port=self.options.sleuth_port,
+                say=self._say,
+            ).start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._emulator is not None:
+            self._emulator.uninstall()
+            self._emulator = None
+        if self._sleuth is not None:
+            self._sleuth.stop()
+            self._sleuth = None
+        if self._moto is not None:
+            _stop_promptly(self._moto)
+            self._moto = None
+            self._clients = {}
+            moto_api_backend.reset()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- what a client needs ---------------------------------------------------------------------------
+
+    @property
+    def aws_endpoint(self) -> str:
+        assert self._moto is not None, "start() first"
+        host, port = self._moto.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    @property
+    def sleuth_url(self) -> str:
+        assert self._sleuth is not None, "start() first"
+        return self._sleuth.url
+
+    def environment(self) -> dict[str, str]:
+        """The variables that point boto3 (and so `fab`) and the Sleuth client at the sandbox."""
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_REGION": settings.REGION,
+            "AWS_DEFAULT_REGION": settings.REGION,
+            "AWS_ACCESS_KEY_ID": settings.FAKE_AWS_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": settings.FAKE_AWS_SECRET_ACCESS_KEY,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_MAX_ATTEMPTS": "2",  # moto answers its own bugs with 500: do not retry them for long
+            "SLEUTH_API_TOKEN": settings.FAKE_SLEUTH_API_TOKEN,
+        }
+
+    def process_environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """`base` (default: this process's environment) with the sandbox's variables and no other AWS identity."""
+        env = {k: v for k, v in (os.environ if base is None else base).items() if k not in CLEARED_VARIABLES}
+        env.update(self.environment())
+        return env
+
+    def fabric_config(self, *, timeout: float | None = None, poll_interval: float = 1.0) -> dict[str, Any]:
+        """The `deploy` config (issue 2's keys) for environment `demo` against this sandbox."""
+        if timeout is None:
+            timeout = max(30.0, 5 * (self.options.migration_seconds + self.options.rollout_seconds))
+        assert self.world is not None, "start() first"
+        return {
+            "deploy": {
+                "repository": self.world.repository,
+                "region": self.world.region,
+                "timeout": timeout,
+                "poll_interval": poll_interval,
+                "environments": {
+                    settings.ENVIRONMENT: {
+                        "cluster": self.world.cluster,
+                        "services": list(self.world.services),
+                        "release_tag": settings.RELEASE_TAG,
+                        "migrate": {
+                            "command": list(settings.MIGRATION_COMMAND),
+                            "task_definition": self.world.migration_task_definition,
+                            "container": settings.CONTAINER,
+                        },
+                    }
+                },
+                "sleuth": {
+                    "url": self.sleuth_url,
+                    "org": settings.SLEUTH_ORG,
+                    "deployment": settings.SLEUTH_DEPLOYMENT,
+                },
+            }
+        }
+
+    def fabric_yaml(self, **config: Any) -> str:
+        header = (
+            f"# Runtime config for the sandbox (scenario: {self.options.scenario}); use it with `fab -f THIS_FILE`.\n"
+        )
+        return header + yaml.safe_dump(self.fabric_config(**config), sort_keys=False, default_flow_style=False)
+
+    def env_file(self) -> str:
+        lines = [
+            "# Source this file to point boto3, fab and the Sleuth client at the sandbox.",
+            "# The AWS keys and the Sleuth token are fake: only the sandbox accepts them.",
+            "unset " + " ".join(CLEARED_VARIABLES),
+            *(f"export {name}={value}" for name, value in self.environment().items()),
+        ]
+        return "\n".join(lines) + "\n"
+
+    def write_files(self, directory: Path | str, **config: Any) -> tuple[Path, Path]:
+        """Write `fabric.yaml` and `sandbox.env` (owner-only) into `directory`; return their paths."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config_path = directory / "fabric.yaml"
+        config_path.write_text(self.fabric_yaml(**config))
+        env_path = directory / "sandbox.env"
+        env_path.touch(mode=0o600)
+        env_path.chmod(0o600)
+        env_path.write_text(self.env_file())
+        return config_path, env_path
+
+    def shown_environment(self) -> dict[str, str]:
+        """`environment()` fit to print: the fake secrets replaced by a pointer to `sandbox.env`."""
+        return {k: ("(fake; in sandbox.env)" if k in SECRET_VARIABLES else v) for k, v in self.environment().items()}
+
+    # --- looking inside, for tests and the demo ---------------------------------------------------------
+
+    def client(self, name: str) -> Any:
+        """A boto3 client for the emulated AWS, with the fake credentials and few retries (one per service)."""
+        if name not in self._clients:
+            if self._session is None:
+                self._session = boto3.session.Session(
+                    aws_access_key_id=settings.FAKE_AWS_ACCESS_KEY_ID,
+                    aws_secret_access_key=settings.FAKE_AWS_SECRET_ACCESS_KEY,
+                    region_name=settings.REGION,
+                )
+            self._clients[name] = self._session.client(
+                name, endpoint_url=self.aws_endpoint, config=Config(retries={"max_attempts": 2, "mode": "standard"})
+            )
+        return self._clients[name]
+
+    def image_tags(self) -> dict[str, str]:
+        """Every tag in the repository and the digest it points at."""
+        assert self.world is not None, "start() first"
+        tags: dict[str, str] = {}
+        for page in self.client("ecr").get_paginator("describe_images").paginate(repositoryName=self.world.repository):
+            for image in page["imageDetails"]:
+                for tag in image.get("imageTags", []):
+                    tags[tag] = image["imageDigest"]
+        return tags
+
+    def build_of(self, digest: str | None) -> str | None:
+        """Which seeded build (its commit id) a digest belongs to."""
+        assert self.world is not None, "start() first"
+        return {self.world.current_digest: self.world.current_sha, self.world.new_digest: self.world.new_sha}.get(
+            digest or ""
+        )
+
+    def services(self) -> dict[str, dict[str, Any]]:
+        """`describe_services` of the seeded services, by name."""
+        assert self.world is not None, "start() first"
+        response = self.client("ecs").describe_services(cluster=self.world.cluster, services=list(self.world.services))
+        return {s["serviceName"]: s for s in response["services"]}
+
+    @property
+    def registrations(self) -> list[Registration]:
+        """What the Sleuth stand-in received so far."""
+        assert self._sleuth is not None, "start() first"
+        return self._sleuth.records
+
+    @property
+    def emulator(self) -> EcsEmulator:
+        assert self._emulator is not None, "start() first"
+        return self._emulator
+
+
+def _stop_promptly(server: ThreadedMotoServer) -> None:
+    """`server.stop()`, without waiting out the half-second poll of its `serve_forever` loop.
+
+    socketserver notices a shutdown request between polls or right after a connection arrives, so knock
+    (connect and hang up) until the stop has gone through.
+    """
+    host, port = server.get_host_and_port()
+    stopper = threading.Thread(target=server.stop, name="sandbox-moto-stop")
+    stopper.start()
+    for _ in range(50):
+        with contextlib.suppress(OSError):
+            socket.create_connection((host, port), timeout=0.2).close()
+        stopper.join(0.02)
+        if not stopper.is_alive():
+            return
+    stopper.join()

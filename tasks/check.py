@@ -1,0 +1,24 @@
+"""`fab check`: the preflight checklist on its own; changes nothing, exit 1 on any failure."""
+
+from invoke import task
+
+from ._runtime import boundary, connect, say, settings
+from .core.errors import DeployError
+
+
+@task(help={"env": "environment to check"})
+def check(c, env):
+    """Check credentials, account, repository, cluster, services, task definitions, logs and Sleuth settings."""
+    with boundary():
+        config = settings(c)
+        environ = config.environment(env)
+        from .core.checks import run_checks
+
+        preflight = run_checks(connect(environ), config.sleuth)
+        say(f"Preflight for {environ.name}:")
+        for line in preflight.lines():
+            say(line)
+        failed = [item.name for item in preflight.checks if not item.ok and item.fatal]
+        if failed:
+            raise DeployError(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+        say(f"{environ.name} is ready to deploy")

@@ -1,0 +1,175 @@
+"""The preflight checklist: everything a release needs, read and judged, nothing changed.
+
+Assumptions: a retag and restart only change what runs when every service's task definition names
+`repository:release_tag` (a task definition pinned to a digest or another tag silently ignores the
+retag), so that is checked, not assumed. `fab check` prints the list and fails on any failed item;
+`deploy` runs the same list before it changes anything, where a missing Sleuth setting is a warning
+only (registering the deploy is not worth refusing a release for).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .aws import calling
+from .config import SleuthSettings
+from .ecs import Service, TaskDefinition
+from .errors import DeployError
+from .identity import caller_identity, guard_account
+
+if TYPE_CHECKING:
+    from .release import Context
+
+SLEUTH_TOKEN_VARIABLE = "SLEUTH_API_TOKEN"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fatal: bool = True
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else ("FAIL" if self.fatal else "warn")
+        return f"  [{mark}] {self.name}: {self.detail}"
+
+
+def _attempt(name: str, probe: Callable[[], str], *, fatal: bool = True) -> Check:
+    try:
+        return Check(name, True, probe(), fatal)
+    except DeployError as err:
+        return Check(name, False, str(err), fatal)
+
+
+@dataclass(frozen=True)
+class Preflight:
+    checks: list[Check]
+    services: dict[str, Service]  # as read by the checks, so the plan does not read them again
+
+    def lines(self) -> list[str]:
+        return [c.line() for c in self.checks]
+
+    def require(self) -> None:
+        """Raise when a fatal check failed, naming each."""
+        failed = [c for c in self.checks if not c.ok and c.fatal]
+        if failed:
+            raise DeployError("preflight failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
+
+
+def run_checks(ctx: Context, sleuth: SleuthSettings, *, sleuth_fatal: bool = True) -> Preflight:
+    """Every item, in the order a person would fix them; later items are skipped when their basis failed."""
+    env = ctx.env
+    checks = [_attempt("credentials", lambda: _credentials(ctx))]
+    if not checks[0].ok:
+        return Preflight(checks, {})  # nothing else can be read
+    checks.append(_attempt("repository", lambda: _repository(ctx)))
+    services: dict[str, Service] = {}
+
+    def read_services() -> str:
+        services.update(ctx.cluster.services(env.services))
+        return f"cluster {env.cluster}: " + ", ".join(f"{s.name} ({s.running}/{s.desired})" for s in services.values())
+
+    checks.append(_attempt("cluster and services", read_services))
+    if services:
+        definitions: dict[str, TaskDefinition] = {}
+
+        def read_definitions() -> str:
+            for service in services.values():
+                definitions[service.name] = ctx.cluster.task_definition(service.task_definition)
+            if env.migrate and env.migrate.command:
+                name = env.migrate.task_definition or services[env.services[0]].task_definition
+                definitions["migration"] = ctx.cluster.task_definition(name)
+                definitions["migration"].container(env.migrate.container)
+            return ", ".join(f"{who} {td.label}" for who, td in definitions.items())
+
+        checks.append(_attempt("task definitions", read_definitions))
+        if definitions:
+            checks.append(_attempt("log groups", lambda: _log_groups(ctx, definitions.values())))
+            checks.append(_attempt("services run the release tag", lambda: _runs_release_tag(ctx, definitions)))
+    checks.append(_sleuth(sleuth, fatal=sleuth_fatal))
+    return Preflight(checks, services)
+
+
+def _credentials(ctx: Context) -> str:
+    identity = caller_identity(ctx.clients.sts)
+    guard_account(identity, ctx.env)
+    expected = " (the environment's account)" if ctx.env.account else ""
+    return f"{identity.arn}, account {identity.account}{expected}"
+
+
+def _repository(ctx: Context) -> str:
+    env = ctx.env
+    if not ctx.registry.tag_is_mutable(env.release_tag):
+        raise DeployError(
+            f"{env.repository} exists but {env.release_tag} is an immutable tag there: the release tag must move"
+        )
+    current = ctx.registry.find(env.release_tag)
+    where = f"now {current.short_digest}" if current else "not pushed yet: the first deploy creates it"
+    return f"{env.repository} exists; {env.release_tag} is mutable ({where})"
+
+
+def _log_groups(ctx: Context, definitions: Iterable[TaskDefinition]) -> str:
+    groups = sorted({c.log.group for td in definitions for c in td.containers if c.log})
+    missing = [g for g in groups if not _log_group_exists(ctx.clients.logs, g)]
+    if missing:
+        raise DeployError(f"log group(s) {', '.join(missing)} do not exist: create them or fix the task definitions")
+    return ", ".join(groups) if groups else "no container logs with awslogs"
+
+
+def _log_group_exists(client: Any, name: str) -> bool:
+    with calling("logs:DescribeLogGroups"):
+        response = client.describe_log_groups(logGroupNamePrefix=name, limit=50)
+    return any(g.get("logGroupName") == name for g in response.get("logGroups") or [])
+
+
+def _runs_release_tag(ctx: Context, definitions: dict[str, TaskDefinition]) -> str:
+    env = ctx.env
+    wrong: list[str] = []
+    for who, td in definitions.items():
+        images = [c.image for c in td.containers if image_repository(c.image) == env.repository]
+        if not images:
+            wrong.append(f"{who} ({td.label}) runs no {env.repository} image")
+        for image in images:
+            if image_tag(image) != env.release_tag:
+                wrong.append(f"{who} ({td.label}) runs {image.rsplit('/', 1)[-1]}")
+    if wrong:
+        raise DeployError(
+            "; ".join(wrong) + f": a retag and restart would change nothing there; make the task definition use "
+            f"{env.repository}:{env.release_tag}"
+        )
+    return f"all run {env.repository}:{env.release_tag}"
+
+
+def image_repository(image: str) -> str:
+    """`acme-app` from `123.dkr.ecr.us-east-1.amazonaws.com/acme-app:latest` (or `@sha256:...`)."""
+    name = image.split("@", 1)[0]
+    registry, _, path = name.partition("/")
+    if not path or ("." not in registry and ":" not in registry and registry != "localhost"):
+        path = name  # no registry host: a Docker Hub style name
+    last = path.rsplit("/", 1)[-1]
+    if ":" in last:
+        path = path[: len(path) - len(last)] + last.split(":", 1)[0]
+    return path
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference, or None when it is pinned to a digest or has no tag."""
+    if "@" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def _sleuth(settings: SleuthSettings, *, fatal: bool) -> Check:
+    missing = [name for name, value in (("deploy.sleuth.org", settings.org),
+                                        ("deploy.sleuth.deployment", settings.deployment),
+                                        (SLEUTH_TOKEN_VARIABLE, os.environ.get(SLEUTH_TOKEN_VARIABLE))) if not value]
+    if missing:
+        return Check("sleuth", False, f"not configured, deploys will not be registered: set {', '.join(missing)}",
+                     fatal)
+    return Check("sleuth", True, f"{settings.url} org {settings.org}, deployment {settings.deployment}; token set",
+                 fatal)

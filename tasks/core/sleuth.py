@@ -1,0 +1,405 @@
+"""Register a deploy with Sleuth, the deployment tracker: the request, its dry-run view, and the sending.
+
+Assumptions (help.sleuth.io "Deploy registration"; ../shared/notes/field-notes.md): `POST {url}/api/1/deployments/
+<org>/<deployment>/register_deploy` with `Authorization: Bearer <token>` and a JSON body; 200 means registered,
+400 is bad input, 401 a bad token. Sleuth gives no retry guidance, so connection errors, timeouts, 429 (after
+its Retry-After) and 5xx are retried at most `MAX_RETRIES` times within about `BUDGET` seconds, waiting on the
+injected clock; `ignore_if_duplicate: "true"` makes a retry of a request that did arrive harmless.
+
+The token comes only from the environment variable `SLEUTH_API_TOKEN`. It lives in a `Token`, whose str and
+repr are masked, goes only into the Authorization header (never the URL), and every message built here is
+scrubbed of it, so no error, dry-run plan or log line can show it. `requests` is imported inside functions:
+`fab --list` imports this package's task modules and must not pay for it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .clock import Clock
+from .config import Environment, SleuthSettings
+from .errors import DeployError
+
+Say = Callable[[str], None]
+Post = Callable[..., Any]  # requests.post's shape
+
+TOKEN_VARIABLE = "SLEUTH_API_TOKEN"
+MASK = "****"
+TIMEOUT = (5.0, 10.0)  # seconds to connect, seconds to wait for the answer: per request
+MAX_RETRIES = 3
+BACKOFF = (2.0, 4.0, 8.0)  # seconds before retry 1, 2, 3 when Sleuth does not say (Retry-After)
+BUDGET = 30.0  # seconds: no retry starts that would end its wait beyond this since the first attempt
+_MESSAGE_LIMIT = 300
+_TAG_JUNK = re.compile(r"[^a-z0-9_-]+")
+
+
+class Token:
+    """The Sleuth API token: `reveal()` is the only way to the value; str and repr show a mask."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self._value, MASK) if self._value else text
+
+    def __repr__(self) -> str:
+        return f"Token({MASK})"
+
+    __str__ = __repr__
+
+
+def token_from_env(environ: Mapping[str, str] | None = None) -> Token | None:
+    """The token from `SLEUTH_API_TOKEN`, or None when it is unset or blank."""
+    value = (os.environ if environ is None else environ).get(TOKEN_VARIABLE, "").strip()
+    if not value:
+        return None
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        # requests would refuse the header with the header's value in its message: refuse first, without it
+        raise DeployError(f"{TOKEN_VARIABLE} contains spaces or control characters: set it to the token alone")
+    return Token(value)
+
+
+def missing_settings(settings: SleuthSettings, token: Token | None) -> list[str]:
+    """The settings a registration still needs, in the words a user sets them."""
+    missing = []
+    if not settings.org:
+        missing.append("deploy.sleuth.org (fabric.yaml)")
+    if not settings.deployment:
+        missing.append("deploy.sleuth.deployment (fabric.yaml)")
+    if token is None:
+        missing.append(f"the {TOKEN_VARIABLE} environment variable")
+    return missing
+
+
+def not_configured(missing: list[str]) -> str:
+    return "Sleuth is not configured: set " + " and ".join(missing)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One deploy registration: where it goes and what it says; the date is taken when it is sent."""
+
+    url: str
+    org: str
+    deployment: str
+    sha: str
+    environment: str
+    email: str | None = None
+    tags: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.url}/api/1/deployments/{self.org}/{self.deployment}/register_deploy"
+
+    def body(self, when: datetime | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "sha": self.sha,
+            "environment": self.environment,
+            "date": iso_utc(when) if when else "<UTC time of sending>",
+            "ignore_if_duplicate": "true",
+        }
+        if self.email:
+            body["email"] = self.email
+        if self.tags:
+            body["tags"] = list(self.tags)
+        if self.links:
+            body["links"] = dict(self.links)
+        return body
+
+    def describe(self) -> list[str]:
+        """The request as a dry run shows it: the token masked."""
+        return [
+            f"POST {self.endpoint}",
+            f"Authorization: Bearer {MASK} (from {TOKEN_VARIABLE})",
+            json.dumps(self.body(None)),
+        ]
+
+
+def iso_utc(when: datetime) -> str:
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def build(
+    settings: SleuthSettings,
+    env: Environment,
+    *,
+    sha: str,
+    image_link: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    author: Callable[[str], str | None] | None = None,
+) -> Registration:
+    """The registration of `sha` in `env`; the caller has checked `missing_settings` is empty."""
+    environ = os.environ if environ is None else environ
+    links = []
+    build_url = environ.get("CIRCLE_BUILD_URL", "").strip()
+    if build_url.startswith(("https://", "http://")):
+        links.append(("CircleCI build", build_url))
+    if image_link:
+        links.append(("ECR image", image_link))
+    # deploy.sleuth.email where the config declares it; else the commit's author, when git knows the commit
+    email = getattr(settings, "email", None) or (author or author_email)(sha)
+    return Registration(
+        url=settings.url,
+        org=str(settings.org),
+        deployment=str(settings.deployment),
+        sha=sha,
+        environment=env.sleuth_environment,
+        email=email,
+        tags=sleuth_tags(settings.tags),
+        links=tuple(links),
+    )
+
+
+def sleuth_tags(tags: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Tags as Sleuth takes them: `#` then lowercase letters, digits, '-' and '_' ("Hot Fix" -> "#hot-fix")."""
+    result: list[str] = []
+    for tag in tags:
+        word = _TAG_JUNK.sub("-", str(tag).lstrip("#").strip().lower()).strip("-")
+        if word and f"#{word}" not in result:
+            result.append(f"#{word}")
+    return tuple(result)
+
+
+def author_email(sha: str, run: Callable[..., Any] = subprocess.run) -> str | None:
+    """The commit's author email from the local git repository, or None (no git, no repository, unknown sha)."""
+    try:
+        result = run(
+            ["git", "log", "-1", "--format=%ae", sha, "--"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    email_address = (result.stdout or "").strip()
+    return email_address if result.returncode == 0 and "@" in email_address else None
+
+
+def console_url(region: str, account: str, repository: str, digest: str) -> str:
+    """The image's page in the ECR console."""
+    return (
+        f"https://{region}.console.aws.amazon.com/ecr/repositories/private/{account}/{repository}/_/image/"
+        f"{digest}/details?region={region}"
+    )
+
+
+def image_link(ecr: Any, repository: str, tag: str, region: str | None = None) -> str:
+    """The ECR console URL of `repository:tag` (one `ecr:DescribeImages` call); a `DeployError` when unknown."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .aws import error_code, translate
+
+    try:
+        response = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except ClientError as err:
+        if error_code(err) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            raise DeployError(f"image {repository}:{tag} not found in ECR") from None
+        raise translate(err, "ecr:DescribeImages") from None
+    except BotoCoreError as err:
+        raise translate(err, "ecr:DescribeImages") from None
+    details = response.get("imageDetails") or []
+    if not details:
+        raise DeployError(f"image {repository}:{tag} not found in ECR")
+    detail = details[0]
+    return console_url(region or ecr.meta.region_name, detail["registryId"], repository, detail["imageDigest"])
+
+
+def quick_ecr_client(region: str | None) -> Any:
+    """An ECR client that gives up fast (short timeouts, one retry): for a lookup that is only nice to have."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    from .aws import translate
+
+    config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
+    try:
+        return boto3.session.Session(region_name=region).client("ecr", config=config)
+    except BotoCoreError as err:
+        raise translate(err, "ecr:DescribeImages") from None
+
+
+def register(
+    registration: Registration, token: Token, clock: Clock, *, say: Say | None = None, post: Post | None = None
+) -> str:
+    """Send the registration; return Sleuth's answer. A `DeployError` (token-free) when it is not registered."""
+    import requests
+
+    say = say or (lambda line: None)
+    post = post or requests.post
+    body = registration.body(clock.now())
+    headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "text/plain, application/json"}
+    started = clock.monotonic()
+    problem = ""
+    for attempt in range(MAX_RETRIES + 1):
+        wait: float | None = None
+        try:
+            response = post(registration.endpoint, json=body, headers=headers, timeout=TIMEOUT)
+        except (requests.ConnectionError, requests.Timeout) as err:
+            problem = f"could not reach Sleuth at {registration.url}: {_exception(err, token)}"
+        except requests.RequestException as err:
+            raise DeployError(f"Sleuth request failed: {_exception(err, token)}; check deploy.sleuth.url") from None
+        else:
+            status = response.status_code
+            answer = _answer(response, token)
+            if 200 <= status < 300:
+                return answer or "registered"
+            problem = f"Sleuth answered {status} {response.reason or ''}".rstrip() + (f": {answer}" if answer else "")
+            if status != 429 and status < 500:
+                raise DeployError(f"{problem}{_advice(status, registration)}")
+            wait = _retry_after(response.headers.get("Retry-After"), clock)
+        if attempt == MAX_RETRIES:
+            break
+        wait = BACKOFF[attempt] if wait is None else wait
+        if clock.monotonic() - started + wait > BUDGET:
+            problem += f" (a retry in {wait:.0f}s would pass the {BUDGET:.0f}s budget)"
+            break
+        say(f"    {problem}; retry {attempt + 1}/{MAX_RETRIES} in {wait:.0f}s")
+        clock.sleep(wait)
+    attempts = attempt + 1
+    raise DeployError(f"{problem}; gave up after {attempts} attempt{'s' if attempts > 1 else ''}")
+
+
+def _answer(response: Any, token: Token) -> str:
+    """Sleuth's own words, on one line, short, without the token."""
+    return _short(token.scrub(response.text or ""))
+
+
+def _exception(err: Exception, token: Token) -> str:
+    return _short(token.scrub(f"{type(err).__name__}: {err}"))
+
+
+def _short(text: str) -> str:
+    """One line, at most `_MESSAGE_LIMIT` characters (scrub before shortening: a cut token would not match)."""
+    text = " ".join(text.split())
+    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "..."
+
+
+def _advice(status: int, registration: Registration) -> str:
+    if status in (401, 403):
+        return f" - check {TOKEN_VARIABLE}: it must be a Sleuth access token allowed to register deploys"
+    if status == 404:
+        return (
+            f" - check deploy.sleuth.org ({registration.org!r}) and deploy.sleuth.deployment "
+            f"({registration.deployment!r}) against the deployment's URL in Sleuth"
+        )
+    if status == 400:
+        return " - check that the sha is pushed to the repository Sleuth watches and the environment exists in Sleuth"
+    return ""
+
+
+def _retry_after(value: str | None, clock: Clock) -> float | None:
+    """Retry-After in seconds (a number of seconds, or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - clock.now()).total_seconds(), 0.0)
+
+
+def notify_command(sha: str, env: str, tag: str) -> str:
+    """The command that registers this deploy later."""
+    return f"fab notify --sha {shlex.quote(sha)} --env {shlex.quote(env)} --tag {shlex.quote(tag)}"
+
+
+@dataclass
+class Notify:
+    """The deploy plan's last step: register the deploy with Sleuth.
+
+    It runs only when every step before it succeeded (the plan stops at the first failure), and never raises:
+    the deploy is live by then, so a failed or unconfigured registration is a warning, and the last lines
+    of the output say so and give the `fab notify` command that registers it later.
+    """
+
+    env_name: str
+    sha: str
+    tag: str
+    registration: Registration | None
+    token: Token | None = field(default=None, repr=False)
+    missing: tuple[str, ...] = ()
+    name: str = "notify"
+    link_problem: str | None = None
+    answer: str | None = None
+    problem: str | None = None
+
+    @classmethod
+    def prepare(
+        cls,
+        env: Environment,
+        settings: SleuthSettings,
+        *,
+        sha: str,
+        tag: str,
+        ecr: Any = None,
+        find_image: bool = False,
+        environ: Mapping[str, str] | None = None,
+        author: Callable[[str], str | None] | None = None,
+    ) -> Notify:
+        """Read the settings and the token, and look the image up for its console link with `ecr` (or, with
+        `find_image`, a quick client of its own). A failed lookup only leaves the link out (`link_problem`)."""
+        try:
+            token = token_from_env(environ)
+        except DeployError as err:
+            return cls(env.name, sha, tag, None, missing=(str(err),))
+        missing = missing_settings(settings, token)
+        if missing:
+            return cls(env.name, sha, tag, None, missing=(not_configured(missing),))
+        link, link_problem = None, None
+        if ecr is not None or find_image:
+            try:
+                link = image_link(ecr if ecr is not None else quick_ecr_client(env.region), env.repository, tag,
+                                  env.region)
+            except DeployError as err:
+                link_problem = str(err)
+        registration = build(settings, env, sha=sha, image_link=link, environ=environ, author=author)
+        return cls(env.name, sha, tag, registration, token=token, link_problem=link_problem)
+
+    def describe(self) -> list[str]:
+        if self.registration is None:
+            return [f"skipped: {self.missing[0]}"]
+        return self.registration.describe()
+
+    def run(self, ctx: Any) -> None:
+        self.send(ctx.clock, ctx.say)
+
+    def send(self, clock: Clock, say: Say) -> None:
+        if self.registration is None or self.token is None:
+            self.problem = self.missing[0]
+            say("    skipped: Sleuth is not configured (the last line says what is missing)")
+            return
+        say(f"    POST {self.registration.endpoint} (sha {self.sha}, environment {self.registration.environment})")
+        try:
+            self.answer = register(self.registration, self.token, clock, say=say)
+        except DeployError as err:
+            self.problem = str(err)
+        except Exception as err:  # a notification must never turn a live deploy red, nor undo its retag
+            self.problem = f"unexpected {type(err).__name__}: {self.token.scrub(str(err))}"
+
+    def report(self) -> list[str]:
+        """The last lines of a deploy: the registration, or the warning and how to register later."""
+        if self.answer is not None and self.registration is not None:
+            r = self.registration
+            return [f"Sleuth: registered {self.sha} as a deploy to {r.environment} ({r.org}/{r.deployment})"]
+        return [
+            f"WARNING: the deploy is live but NOT registered with Sleuth: {self.problem or 'not attempted'}",
+            f"WARNING: register it later with: {notify_command(self.sha, self.env_name, self.tag)}",
+        ]

@@ -1,0 +1,35 @@
+"""`fab status`: what an environment runs now, who holds its deploy lock; reads only."""
+
+import json
+
+from invoke import task
+
+from ._runtime import boundary, connect, say, settings
+from .core.errors import DeployError
+
+
+@task(
+    help={
+        "env": "environment to show",
+        "all": "show every configured environment",
+        "json": "print JSON for scripts instead of a table",
+    }
+)
+def status(c, env=None, all=False, json_=False):
+    """Show the release tag, the previous image, each service's deployments and events, and the deploy lock."""
+    with boundary():
+        config = settings(c)
+        if all == bool(env):
+            raise DeployError("give either --env ENV or --all")
+        names = sorted(config.environments) if all else [config.environment(env).name]
+        from .core.status import collect, render
+
+        results = [collect(connect(config.environment(name))) for name in names]
+        if json_:
+            say(json.dumps(results if all else results[0], indent=2))
+            return
+        for number, result in enumerate(results):
+            if number:
+                say()
+            for line in render(result):
+                say(line)

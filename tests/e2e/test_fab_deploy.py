@@ -1,0 +1,242 @@
+"""End to end: the real `fab deploy` as a subprocess against the sandbox, once per scenario.
+
+What is asserted is what a user or an auditor checks afterwards: fab's exit status and last lines, where the
+release tag and `latest-previous` point in ECR, which services ECS was asked to redeploy and how each ended,
+that the migration's last log line reached the output, and what Sleuth received (nothing after a failure).
+Each deploy runs once per module (cached) and several tests read it. Pace: migrations 0.3 s, rollouts 0.5 s,
+`poll_interval` 0.05 s, so one deploy takes two to three seconds.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from sandbox import SECRETS, Options, Sandbox, settings
+from sandbox.ecs import CIRCUIT_BREAKER_REASON, ROLLBACK_STOP_REASON, migration_lines
+from sandbox.fab import FabRun, run_fab
+from sandbox.seed import World
+from sandbox.sleuth import Registration
+
+PACE = {"migration_seconds": 0.3, "rollout_seconds": 0.5}
+POLL_INTERVAL = 0.05
+TIMEOUT = 15
+FAULTS = ("migration-fails", "rollout-fails", "tasks-stop")
+PREVIOUS = settings.RELEASE_TAG + "-previous"
+
+
+@dataclass(frozen=True)
+class Deploy:
+    """One `fab deploy` against a fresh sandbox, and the sandbox's state read back afterwards."""
+
+    run: FabRun
+    world: World
+    tags_before: dict[str, str]
+    tags: dict[str, str]
+    deployments_before: dict[str, str]  # service -> its PRIMARY deployment id before the deploy
+    started_deployments: dict[str, list[str]]  # service -> deployment ids update_service created
+    services: dict[str, dict[str, Any]]  # describe_services afterwards
+    migrations: list[dict[str, Any]]  # describe_tasks of the one-off tasks that ran
+    registrations: list[Registration]
+
+    def tail(self, count: int) -> str:
+        return "\n".join(self.run.lines[-count:])
+
+    @property
+    def last_line(self) -> str:
+        return self.run.lines[-1]
+
+    def deployments(self, service: str) -> list[tuple[str, str, str | None]]:
+        return [(d["id"], d["status"], d.get("rolloutState")) for d in self.services[service]["deployments"]]
+
+
+def run_deploy(scenario: str, *, dry: bool = False, sleuth_failures: int = 0) -> Deploy:
+    options = Options(scenario=scenario, sleuth_failures=sleuth_failures, **PACE)
+    with Sandbox(options) as sandbox, tempfile.TemporaryDirectory(prefix="e2e-") as directory:
+        world = sandbox.world
+        assert world is not None
+        config, _ = sandbox.write_files(directory, poll_interval=POLL_INTERVAL, timeout=TIMEOUT)
+        tags_before = sandbox.image_tags()
+        before = {name: s["deployments"][0]["id"] for name, s in sandbox.services().items()}
+        arguments = ["deploy", "--sha", world.new_sha, "--tag", world.new_sha, "--env", settings.ENVIRONMENT]
+        run = run_fab(sandbox, config, ["--dry", *arguments] if dry else arguments, timeout=60)
+        emulator = sandbox.emulator
+        deadline = time.monotonic() + 5  # a rollout fab stopped watching may still be moving
+        while not emulator.idle() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started: dict[str, list[str]] = {}
+        for service, deployment_id in emulator.started_deployments:
+            started.setdefault(service, []).append(deployment_id)
+        ecs = sandbox.client("ecs")
+        tasks = emulator.one_off_tasks
+        migrations = ecs.describe_tasks(cluster=world.cluster, tasks=tasks)["tasks"] if tasks else []
+        assert not emulator.errors, f"the ECS emulator failed: {emulator.errors}"
+        return Deploy(
+            run=run,
+            world=world,
+            tags_before=tags_before,
+            tags=sandbox.image_tags(),
+            deployments_before=before,
+            started_deployments=started,
+            services=sandbox.services(),
+            migrations=migrations,
+            registrations=sandbox.registrations,
+        )
+
+
+@pytest.fixture(scope="module")
+def deploy() -> Iterator[Callable[..., Deploy]]:
+    cache: dict[tuple[str, bool, int], Deploy] = {}
+
+    def get(scenario: str, *, dry: bool = False, sleuth_failures: int = 0) -> Deploy:
+        key = (scenario, dry, sleuth_failures)
+        if key not in cache:
+            cache[key] = run_deploy(scenario, dry=dry, sleuth_failures=sleuth_failures)
+        return cache[key]
+
+    yield get
+
+
+# --- success ----------------------------------------------------------------------------------------------
+
+
+def test_success_exits_0_and_ends_with_the_summary_and_the_sleuth_registration(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("success")
+    assert d.run.exit_code == 0, d.run.output
+    summary = d.tail(3)
+    assert d.world.new_sha in summary
+    assert d.world.new_digest[: len("sha256:") + 12] in summary
+    for service in d.world.services:
+        assert f"{service} COMPLETED" in summary
+    assert "Sleuth" in d.last_line and d.world.new_sha in d.last_line
+
+
+def test_success_moves_the_release_tag_and_records_the_previous_one(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("success")
+    w = d.world
+    assert d.tags_before == {w.current_sha: w.current_digest, "latest": w.current_digest, w.new_sha: w.new_digest}
+    assert d.tags == {**d.tags_before, "latest": w.new_digest, PREVIOUS: w.current_digest}
+
+
+def test_success_redeploys_every_service_once_and_each_completes(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("success")
+    assert sorted(d.started_deployments) == ["web", "worker"]
+    for service, (new_id,) in d.started_deployments.items():
+        assert new_id != d.deployments_before[service]
+        assert d.deployments(service) == [(new_id, "PRIMARY", "COMPLETED")]  # the old one drained
+        running = d.services[service]["deployments"][0]["runningCount"]
+        assert running == settings.SERVICES[service]
+
+
+def test_success_runs_one_migration_and_streams_its_log_before_restarting(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("success")
+    (task,) = d.migrations
+    assert task["overrides"]["containerOverrides"][0]["command"] == list(settings.MIGRATION_COMMAND)
+    assert task["containers"][0]["exitCode"] == 0
+    output = d.run.output
+    positions = [output.find(line) for line in migration_lines("success")]
+    assert -1 not in positions, output
+    assert positions == sorted(positions), "log lines printed out of order"
+    first_restart = min(output.find(ids[0]) for ids in d.started_deployments.values())
+    assert positions[-1] < first_restart, "the migration's last line must come before any restart"
+
+
+def test_success_registers_the_deploy_with_sleuth_exactly_once(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("success")
+    (registration,) = d.registrations
+    assert registration.status == 200 and registration.authorized
+    assert registration.path == "/api/1/deployments/acme/sandbox-app/register_deploy"
+    body = registration.body
+    assert (body["sha"], body["environment"], body["ignore_if_duplicate"]) == (d.world.new_sha, "demo", "true")
+    assert datetime.fromisoformat(body["date"]).utcoffset() is not None  # ISO 8601 with a zone
+
+
+def test_sleuth_answering_503_is_retried_and_the_deploy_still_succeeds(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("success", sleuth_failures=1)
+    assert d.run.exit_code == 0, d.run.output
+    assert [r.status for r in d.registrations] == [503, 200]
+    assert d.tags["latest"] == d.world.new_digest
+
+
+def test_dry_run_reads_everything_and_changes_nothing(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("success", dry=True)
+    assert d.run.exit_code == 0, d.run.output
+    assert d.tags == d.tags_before
+    assert d.started_deployments == {} and d.migrations == []
+    assert d.registrations == []
+    for service, old_id in d.deployments_before.items():
+        assert d.deployments(service) == [(old_id, "PRIMARY", "COMPLETED")]
+
+
+# --- failures ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", FAULTS)
+def test_failed_deploy_exits_1_restores_the_release_tag_and_tells_sleuth_nothing(
+    deploy: Callable[..., Deploy], scenario: str
+) -> None:
+    d = deploy(scenario)
+    w = d.world
+    assert d.run.exit_code == 1, d.run.output
+    assert d.tags["latest"] == w.current_digest
+    assert d.tags[w.new_sha] == w.new_digest and d.tags[w.current_sha] == w.current_digest
+    assert d.tags.get(PREVIOUS) in (None, w.current_digest)
+    assert d.registrations == []
+    tail = d.tail(6)
+    assert "restored" in tail and w.current_digest[: len("sha256:") + 12] in tail, tail
+    assert d.last_line.startswith("error:"), d.last_line
+
+
+def test_migration_failure_prints_the_error_and_restarts_nothing(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("migration-fails")
+    assert migration_lines("migration-fails")[-1] in d.run.output
+    (task,) = d.migrations
+    assert task["containers"][0]["exitCode"] == 1
+    assert "migrat" in d.last_line.lower() and "1" in d.last_line
+    assert d.started_deployments == {}
+    for service, old_id in d.deployments_before.items():
+        assert d.deployments(service) == [(old_id, "PRIMARY", "COMPLETED")]
+
+
+def test_rollback_by_the_circuit_breaker_is_a_failure_with_the_tasks_stop_reason(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("rollout-fails")
+    (new_web,) = d.started_deployments["web"]
+    (new_worker,) = d.started_deployments["worker"]
+    # web: our deployment vanished and the old one is PRIMARY again; worker finished on the new image
+    assert d.deployments("web") == [(d.deployments_before["web"], "PRIMARY", "COMPLETED")]
+    assert d.deployments("worker") == [(new_worker, "PRIMARY", "COMPLETED")]
+    assert migration_lines("success")[-1] in d.run.output
+    assert ROLLBACK_STOP_REASON in d.run.output
+    assert "web" in d.last_line and "worker" not in d.last_line
+    assert new_web in d.run.output
+
+
+def test_tasks_that_cannot_pull_fail_every_rollout_with_their_stop_reason(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("tasks-stop")
+    for service, (new_id,) in d.started_deployments.items():
+        assert d.deployments(service) == [
+            (new_id, "PRIMARY", "FAILED"),
+            (d.deployments_before[service], "ACTIVE", "COMPLETED"),
+        ]
+    assert sorted(d.started_deployments) == ["web", "worker"]
+    assert "CannotPullContainerError" in d.run.output
+    assert CIRCUIT_BREAKER_REASON in d.run.output
+    assert "web" in d.last_line and "worker" in d.last_line
+
+
+# --- every run --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", ("success", *FAULTS))
+def test_no_output_contains_a_credential(deploy: Callable[..., Deploy], scenario: str) -> None:
+    output = deploy(scenario).run.output
+    assert not [secret for secret in SECRETS if secret in output]
+    # fab itself never shows a traceback; the failing migration's own log has one, streamed as log lines
+    logged = sum("Traceback" in line for line in migration_lines(scenario))
+    assert output.count("Traceback (most recent call last)") == logged, output

@@ -1,0 +1,237 @@
+"""Operator tasks and guards: status, rollback, check, the account guard, the deploy lock and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from conftest import CONFIG, NEW_SHA, NEW_TAG
+from test_cli import fab
+
+LOCK = "/fab-deploy/acme-staging/staging/lock"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch, clock):
+    (tmp_path / "fabfile.py").write_text("from tasks import ns  # noqa: F401\n")
+    (tmp_path / "fabric.yaml").write_text(yaml.safe_dump({"deploy": CONFIG}))
+    monkeypatch.chdir(tmp_path)
+    import tasks._runtime
+
+    monkeypatch.setattr(tasks._runtime, "make_clock", lambda: clock)
+    return tmp_path
+
+
+def configure(project, **staging):
+    config = json.loads(json.dumps(CONFIG))
+    config["environments"]["staging"].update(staging)
+    (project / "fabric.yaml").write_text(yaml.safe_dump({"deploy": config}))
+
+
+def lock_value(world):
+    client = world.ssm
+    try:
+        return json.loads(client.get_parameter(Name=LOCK)["Parameter"]["Value"])
+    except client.exceptions.ParameterNotFound:
+        return None
+
+
+def hold_lock(world, since="2026-11-26T05:55:00+00:00", who="alice"):
+    value = {"who": who, "where": "alice-laptop", "task": "deploy", "sha": "c0ffee1", "since": since, "token": "t"}
+    world.ssm.put_parameter(Name=LOCK, Value=json.dumps(value), Type="String")
+
+
+def deployed(world, project, capsys, clock):
+    clock.on_sleep.append(world.complete_rollouts())
+    code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert code == 0, err
+    return out
+
+
+# --- the deploy lock ----------------------------------------------------------------------------------
+def test_a_locked_environment_refuses_a_second_run_with_the_holder(world, project, capsys):
+    hold_lock(world)
+    before = world.deployment_ids()
+    code, _, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert code == 1
+    assert err == ("error: environment 'staging' is locked by alice (alice-laptop) running deploy of c0ffee1 since "
+                   "2026-11-26T05:55:00+00:00, 5 min ago; wait for it to finish (fab status --env staging)\n")
+    assert world.digest_of("latest") == world.old_digest and world.deployment_ids() == before
+    assert lock_value(world)["who"] == "alice"
+
+
+def test_break_lock_takes_over_only_a_lock_older_than_the_timeout(world, project, capsys, clock):
+    hold_lock(world, since="2026-11-26T05:00:00+00:00")  # an hour ago; the timeout is 600 s
+    code, _, err = fab(capsys, "restart", "--env", "staging", "--service", "worker")
+    assert code == 1 and "it is older than the timeout (600s): if that run is dead, run again with --break-lock" in err
+    clock.on_sleep.append(world.complete_rollouts())
+    code, out, err = fab(capsys, "restart", "--env", "staging", "--service", "worker", "--break-lock")
+    assert code == 0, err
+    assert lock_value(world) is None  # taken, then released
+
+
+def test_break_lock_does_not_touch_a_fresh_lock(world, project, capsys):
+    hold_lock(world)
+    code, _, err = fab(capsys, "retag", "--tag", NEW_TAG, "--env", "staging", "--break-lock")
+    assert code == 1 and "is locked by alice" in err
+    assert world.digest_of("latest") == world.old_digest
+
+
+def test_lock_is_held_during_the_run_and_released_after_a_failure(world, project, capsys, clock):
+    seen: list[dict | None] = []
+
+    def fail_migration() -> None:
+        seen.append(lock_value(world))
+        for task in world.migration_tasks():
+            task.containers[0].exitCode = 2
+
+    clock.on_sleep.append(fail_migration)
+    code, _, _ = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert code == 1
+    assert seen[0]["task"] == "deploy" and seen[0]["sha"] == NEW_SHA and seen[0]["since"]
+    assert lock_value(world) is None
+
+
+def test_reads_and_dry_runs_take_no_lock(world, project, capsys):
+    hold_lock(world)
+    for argv in (["status", "--env", "staging"], ["check", "--env", "staging"],
+                 ["--dry", "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging"]):
+        code, out, err = fab(capsys, *argv)
+        assert "locked" not in err, argv
+    assert lock_value(world)["who"] == "alice"
+
+
+# --- the account guard --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv",
+    [["deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging"], ["--dry", "retag", "--tag", NEW_TAG,
+     "--env", "staging"], ["migrate", "--env", "staging"], ["restart", "--env", "staging"],
+     ["rollback", "--env", "staging"], ["status", "--env", "staging"]],
+)
+def test_credentials_of_another_account_are_refused_by_every_task(world, project, capsys, argv):
+    configure(project, account="999999999999")
+    before = world.deployment_ids()
+    code, _, err = fab(capsys, *argv)
+    assert code == 1
+    assert err.startswith("error: wrong AWS account: the credentials in use (arn:aws:sts::123456789012:user/moto) "
+                          "belong to account 123456789012, but environment 'staging' is account 999999999999")
+    assert world.digest_of("latest") == world.old_digest and world.deployment_ids() == before
+    assert lock_value(world) is None
+
+
+def test_the_right_account_passes(world, project, capsys, clock):
+    configure(project, account="123456789012")
+    assert "the environment's account" in deployed(world, project, capsys, clock)
+
+
+# --- check ----------------------------------------------------------------------------------------------
+def test_check_lists_every_item_and_passes(world, project, capsys, monkeypatch):
+    monkeypatch.setenv("SLEUTH_API_TOKEN", "x" * 20)
+    code, out, err = fab(capsys, "check", "--env", "staging")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "Preflight for staging:"
+    assert [line.split("]")[0] for line in lines[1:-1]] == ["  [ok  "] * 7
+    assert "[ok  ] services run the release tag: all run acme-app:latest" in out
+    assert lines[-1] == "staging is ready to deploy"
+
+
+def test_check_fails_on_a_task_definition_that_ignores_the_release_tag(world, project, capsys):
+    world.ecs.register_task_definition(
+        family="acme-web-pinned", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "web", "memory": 512,
+                               "image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-app@{world.old_digest}"}],
+    )
+    world.ecs.update_service(cluster="acme-staging", service="web", taskDefinition="acme-web-pinned:1")
+    code, out, err = fab(capsys, "check", "--env", "staging")
+    assert code == 1
+    assert (f"  [FAIL] services run the release tag: web (acme-web-pinned:1) runs acme-app@{world.old_digest}: a "
+            "retag and restart would change nothing there; make the task definition use acme-app:latest") in out
+    assert "[FAIL] sleuth: not configured, deploys will not be registered: set SLEUTH_API_TOKEN" in out
+    assert err == "error: 2 check(s) failed: services run the release tag, sleuth\n"
+
+
+def test_deploy_runs_the_same_checks_before_changing_anything(world, project, capsys):
+    world.logs.delete_log_group(logGroupName="/ecs/acme")
+    before = world.deployment_ids()
+    code, _, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert code == 1
+    assert err.startswith("error: preflight failed: log groups: log group(s) /ecs/acme do not exist")
+    assert world.digest_of("latest") == world.old_digest and world.deployment_ids() == before
+
+
+# --- status -------------------------------------------------------------------------------------------
+def test_status_shows_tags_deployments_events_and_lock(world, project, capsys, clock):
+    deployed(world, project, capsys, clock)
+    hold_lock(world)
+    code, out, _ = fab(capsys, "status", "--env", "staging")
+    assert code == 0
+    assert f"  latest               {world.new_digest[:19]}" in out and f"[{NEW_TAG}, {NEW_SHA}]" in out
+    assert f"  latest-previous      {world.old_digest[:19]}" in out and "[aaaaaaa]" in out
+    assert out.count(" PRIMARY  COMPLETED ") == 2 and "acme-web:1" in out
+    assert "lock: held by alice (alice-laptop) running deploy of c0ffee1 since 2026-11-26T05:55:00+00:00" in out
+
+    code, out, _ = fab(capsys, "status", "--env", "staging", "--json")
+    data = json.loads(out)
+    assert data["release_tag"]["digest"] == world.new_digest
+    assert sorted(data["release_tag"]["other_tags"]) == sorted([NEW_SHA, NEW_TAG])
+    assert [s["name"] for s in data["services"]] == ["web", "worker"]
+    assert data["lock"]["who"] == "alice"
+
+
+def test_status_all_covers_every_environment(world, project, capsys):
+    code, out, _ = fab(capsys, "status", "--all", "--json")
+    assert code == 0 and [e["environment"] for e in json.loads(out)] == ["production", "staging"]
+
+
+# --- rollback -----------------------------------------------------------------------------------------
+def test_rollback_moves_back_to_previous_restarts_and_runs_no_migration(world, project, capsys, clock):
+    deployed(world, project, capsys, clock)
+    migrations = len(world.migration_tasks())
+    before = world.deployment_ids()
+    code, out, err = fab(capsys, "rollback", "--env", "staging")
+    assert code == 0, err
+    assert world.digest_of("latest") == world.old_digest
+    assert world.digest_of("latest-previous") == world.old_digest  # left as it was
+    assert all(world.deployment_ids()[n] != before[n] for n in before)
+    assert len(world.migration_tasks()) == migrations
+    assert "no migration runs" in out
+    assert f"rolled back staging: acme-app:latest = {world.old_digest}; web COMPLETED 2/2, worker COMPLETED 1/1" in out
+
+
+def test_rollback_without_previous_refuses_plainly(world, project, capsys):
+    code, _, err = fab(capsys, "rollback", "--env", "staging")
+    assert code == 1
+    assert err.startswith("error: no previous image to roll back to: acme-app:latest-previous does not exist")
+
+
+def test_rollback_dry_run_shows_the_plan(world, project, capsys, clock):
+    deployed(world, project, capsys, clock)
+    code, out, _ = fab(capsys, "--dry", "rollback", "--env", "staging")
+    assert code == 0
+    assert out.startswith("DRY RUN - roll back staging to acme-app:latest-previous; nothing will be changed.")
+    assert f"1. retag: move acme-app:latest sha256:{world.new_digest[7:19]} -> sha256:{world.old_digest[7:19]}" in out
+    assert world.digest_of("latest") == world.new_digest
+
+
+# --- Ctrl-C -------------------------------------------------------------------------------------------
+def test_interrupt_during_restart_says_what_changed_and_releases_the_lock(world, project, capsys, clock):
+    def interrupt() -> None:
+        if any(d["id"] != before[n] for n, d in ((n, world.service(n).deployments[0]) for n in before)):
+            raise KeyboardInterrupt
+
+    before = world.deployment_ids()
+    clock.on_sleep.append(interrupt)
+    code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert code == 130
+    assert err == "interrupted: stopped during restart; see above for what changed and what still runs in ECS\n"
+    assert "==> interrupted during restart; nothing was undone. State now:" in out
+    assert (f"  release tag: acme-app:latest -> sha256:{world.new_digest[7:19]} (was "
+            f"sha256:{world.old_digest[7:19]})") in out
+    assert "  service web: IN_PROGRESS 0/2 running - the rollout continues in ECS" in out
+    assert "  to follow the rollouts: fab status --env staging" in out
+    assert "  not started: notify" in out
+    assert "  to undo: fab rollback --env staging" in out
+    assert lock_value(world) is None
+    assert world.digest_of("latest") == world.new_digest

@@ -1,0 +1,373 @@
+"""The sandbox itself, driven with boto3 and plain HTTP as the deploy tasks would drive real AWS and Sleuth.
+
+Each test starts its own sandbox (moto's state is process-global) at a fast pace; waits poll with a deadline
+because the sandbox emulates real time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import SECRETS, Options, Sandbox, settings
+from sandbox.ecs import CIRCUIT_BREAKER_REASON, ROLLBACK_STOP_REASON, migration_lines
+
+FAST = {"migration_seconds": 0.3, "rollout_seconds": 0.4}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def start() -> Iterator[Callable[..., Sandbox]]:
+    started: list[Sandbox] = []
+
+    def _start(scenario: str = "success", **options: Any) -> Sandbox:
+        sandbox = Sandbox(Options(scenario=scenario, **{**FAST, **options})).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield _start
+    for sandbox in started:
+        errors = sandbox.emulator.errors
+        sandbox.stop()
+        assert not errors, f"the ECS emulator failed: {errors}"
+
+
+@pytest.fixture(scope="module")
+def seeded() -> Iterator[Sandbox]:
+    """One untouched sandbox for the tests that only read what was seeded."""
+    with Sandbox(Options(**FAST)) as sandbox:
+        yield sandbox
+
+
+def wait_for(check: Callable[[], Any], seconds: float = 5.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {seconds}s: {check}")
+        time.sleep(0.02)
+
+
+def run_migration(sandbox: Sandbox) -> dict[str, Any]:
+    ecs = sandbox.client("ecs")
+    network = sandbox.services()["web"]["networkConfiguration"]
+    response = ecs.run_task(
+        cluster=settings.CLUSTER,
+        taskDefinition=settings.MIGRATION_TASK_DEFINITION,
+        launchType="FARGATE",
+        networkConfiguration=network,
+        overrides={"containerOverrides": [{"name": settings.CONTAINER, "command": list(settings.MIGRATION_COMMAND)}]},
+        startedBy="fab-deploy",
+    )
+    assert response["failures"] == []
+    return response["tasks"][0]
+
+
+def describe_task(sandbox: Sandbox, arn: str) -> dict[str, Any]:
+    return sandbox.client("ecs").describe_tasks(cluster=settings.CLUSTER, tasks=[arn])["tasks"][0]
+
+
+def log_lines(sandbox: Sandbox, task_arn: str) -> list[str]:
+    stream = f"migrate/{settings.CONTAINER}/{task_arn.split('/')[-1]}"
+    events = sandbox.client("logs").get_log_events(
+        logGroupName=settings.LOG_GROUP, logStreamName=stream, startFromHead=True
+    )["events"]
+    return [e["message"] for e in events]
+
+
+def restart(sandbox: Sandbox, service: str) -> str:
+    response = sandbox.client("ecs").update_service(cluster=settings.CLUSTER, service=service, forceNewDeployment=True)
+    deployments = response["service"]["deployments"]
+    assert deployments[0]["status"] == "PRIMARY"
+    assert deployments[0]["rolloutState"] == "IN_PROGRESS"
+    return deployments[0]["id"]
+
+
+def stopped_tasks(sandbox: Sandbox, deployment_id: str) -> list[dict[str, Any]]:
+    ecs = sandbox.client("ecs")
+    arns = ecs.list_tasks(cluster=settings.CLUSTER, desiredStatus="STOPPED", startedBy=deployment_id)["taskArns"]
+    return ecs.describe_tasks(cluster=settings.CLUSTER, tasks=arns)["tasks"] if arns else []
+
+
+# --- what is seeded -------------------------------------------------------------------------------------
+
+
+def test_seeded_repository_holds_the_current_release_and_a_new_build(seeded: Sandbox) -> None:
+    sandbox = seeded
+    world = sandbox.world
+    tags = sandbox.image_tags()
+    assert tags == {
+        world.current_sha: world.current_digest,
+        "latest": world.current_digest,
+        world.new_sha: world.new_digest,
+    }
+    assert world.current_digest != world.new_digest
+    repository = sandbox.client("ecr").describe_repositories(repositoryNames=[world.repository])["repositories"][0]
+    assert repository["imageTagMutability"] == "MUTABLE"
+
+
+def test_seeded_services_run_the_release_tag_on_fargate_and_log_with_awslogs(seeded: Sandbox) -> None:
+    sandbox = seeded
+    ecs = sandbox.client("ecs")
+    services = sandbox.services()
+    assert sorted(services) == ["web", "worker"]
+    for name, service in services.items():
+        assert service["launchType"] == "FARGATE"
+        assert service["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == list(sandbox.world.subnets)
+        (deployment,) = service["deployments"]
+        assert deployment["rolloutState"] == "COMPLETED"
+        assert deployment["runningCount"] == deployment["desiredCount"] == settings.SERVICES[name]
+        assert service["events"][0]["message"] == f"(service {name}) has reached a steady state."
+        definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+        (container,) = definition["containerDefinitions"]
+        assert container["image"] == sandbox.world.image
+        assert container["image"].endswith("/sandbox-app:latest")
+        assert container["memory"] == 512
+        assert container["logConfiguration"]["options"] == {
+            "awslogs-group": settings.LOG_GROUP,
+            "awslogs-region": settings.REGION,
+            "awslogs-stream-prefix": name,
+        }
+    migrate = ecs.describe_task_definition(taskDefinition=settings.MIGRATION_TASK_DEFINITION)["taskDefinition"]
+    assert migrate["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-stream-prefix"] == "migrate"
+    groups = sandbox.client("logs").describe_log_groups()["logGroups"]
+    assert [g["logGroupName"] for g in groups] == [settings.LOG_GROUP]
+
+
+def test_generated_config_is_accepted_by_the_deploy_core(seeded: Sandbox, tmp_path: Path) -> None:
+    from tasks.core.config import load_settings
+
+    sandbox = seeded
+    config_path, env_path = sandbox.write_files(tmp_path, poll_interval=0.1, timeout=9)
+    import yaml
+
+    tree = yaml.safe_load(config_path.read_text())
+    environment = load_settings(tree["deploy"]).environment("demo")
+    assert (environment.cluster, environment.services, environment.release_tag) == (
+        "sandbox",
+        ("web", "worker"),
+        "latest",
+    )
+    assert environment.migrate is not None and environment.migrate.command == settings.MIGRATION_COMMAND
+    assert (environment.poll_interval, environment.timeout) == (0.1, 9.0)
+    assert tree["deploy"]["sleuth"] == {"url": sandbox.sleuth_url, "org": "acme", "deployment": "sandbox-app"}
+    assert stat.S_IMODE(env_path.stat().st_mode) == 0o600
+    env_text = env_path.read_text()
+    assert f"export AWS_ENDPOINT_URL={sandbox.aws_endpoint}" in env_text
+    assert all(secret in env_text for secret in SECRETS)
+    assert not any(secret in config_path.read_text() for secret in SECRETS)
+
+
+# --- migrations -----------------------------------------------------------------------------------------
+
+
+def test_migration_runs_logs_and_exits_0(start: Callable[..., Sandbox]) -> None:
+    from moto.moto_api import state_manager
+
+    pace_before = state_manager.get_transition("ecs::task")
+    sandbox = start(migration_seconds=1.0)
+    begun = time.monotonic()
+    task = run_migration(sandbox)
+    # Describing a task does not hurry it along (moto alone steps it to STOPPED in four calls).
+    seen = [(describe_task(sandbox, task["taskArn"])["lastStatus"], time.monotonic() - begun) for _ in range(6)]
+    assert all(status != "STOPPED" or elapsed >= 1.0 for status, elapsed in seen), seen
+    assert sum(status != "STOPPED" for status, _ in seen) >= 5, seen
+    stopped = wait_for(lambda: (t := describe_task(sandbox, task["taskArn"]))["lastStatus"] == "STOPPED" and t)
+    assert time.monotonic() - begun >= 1.0
+    assert stopped["containers"][0]["exitCode"] == 0
+    assert stopped["stopCode"] == "EssentialContainerExited"
+    assert stopped["stoppedReason"] == "Essential container in task exited"
+    # Every line, the last included, is in CloudWatch by the time the task reads STOPPED.
+    assert log_lines(sandbox, task["taskArn"]) == list(migration_lines("success"))
+    assert state_manager.get_transition("ecs::task") == pace_before
+
+
+def test_migration_fails_scenario_exits_1_after_logging_the_error(start: Callable[..., Sandbox]) -> None:
+    sandbox = start("migration-fails")
+    task = run_migration(sandbox)
+    running = wait_for(lambda: (t := describe_task(sandbox, task["taskArn"]))["lastStatus"] == "RUNNING" and t)
+    assert "exitCode" not in running["containers"][0]
+    stopped = wait_for(lambda: (t := describe_task(sandbox, task["taskArn"]))["lastStatus"] == "STOPPED" and t)
+    assert stopped["containers"][0]["exitCode"] == 1
+    lines = log_lines(sandbox, task["taskArn"])
+    assert lines[-1].startswith("django.db.utils.OperationalError")
+    assert lines == list(migration_lines("migration-fails"))
+
+
+# --- rollouts -------------------------------------------------------------------------------------------
+
+
+def test_rollout_completes_with_running_count_climbing_and_events(start: Callable[..., Sandbox]) -> None:
+    sandbox = start(rollout_seconds=1.0)
+    old_id = sandbox.services()["web"]["deployments"][0]["id"]
+    new_id = restart(sandbox, "web")
+    assert new_id != old_id
+    seen: list[tuple[str, int, str | None]] = []
+
+    def done() -> bool:
+        deployments = sandbox.services()["web"]["deployments"]
+        seen.append((deployments[0]["id"], deployments[0]["runningCount"], deployments[0]["rolloutState"]))
+        if len(deployments) > 1:
+            assert deployments[1]["id"] == old_id and deployments[1]["status"] == "ACTIVE"
+        return deployments[0]["rolloutState"] == "COMPLETED"
+
+    wait_for(done)
+    assert {deployment_id for deployment_id, _, _ in seen} == {new_id}
+    counts = [running for _, running, _ in seen]
+    assert counts == sorted(counts) and 0 in counts and counts[-1] == 2
+    assert any(0 < running < 2 for running in counts), "running count should climb through 1"
+    service = sandbox.services()["web"]
+    assert [d["id"] for d in service["deployments"]] == [new_id]  # the old deployment drained
+    messages = [e["message"] for e in service["events"]]
+    assert messages[:2] == [
+        "(service web) has reached a steady state.",
+        f"(service web) (deployment {new_id}) deployment completed.",
+    ]
+    times = [e["createdAt"] for e in service["events"]]
+    assert times == sorted(times, reverse=True) and len(set(times)) == len(times)
+    # worker was not touched
+    assert sandbox.services()["worker"]["deployments"][0]["rolloutState"] == "COMPLETED"
+    assert stopped_tasks(sandbox, new_id) == []
+
+
+def test_rollout_fails_scenario_rolls_web_back_and_completes_worker(start: Callable[..., Sandbox]) -> None:
+    sandbox = start("rollout-fails")
+    old_web = sandbox.services()["web"]["deployments"][0]["id"]
+    new_web, new_worker = restart(sandbox, "web"), restart(sandbox, "worker")
+    wait_for(lambda: sandbox.emulator.idle())
+    services = sandbox.services()
+    (web,) = services["web"]["deployments"]
+    assert (web["id"], web["status"], web["rolloutState"]) == (old_web, "PRIMARY", "COMPLETED")
+    assert any(f"Rolling back to deployment {old_web}" in e["message"] for e in services["web"]["events"])
+    (worker,) = services["worker"]["deployments"]
+    assert (worker["id"], worker["rolloutState"]) == (new_worker, "COMPLETED")
+    tasks = stopped_tasks(sandbox, new_web)
+    assert len(tasks) == 2
+    assert {t["stoppedReason"] for t in tasks} == {ROLLBACK_STOP_REASON}
+    assert {t["lastStatus"] for t in tasks} == {"STOPPED"}
+    assert stopped_tasks(sandbox, new_worker) == []
+
+
+def test_tasks_stop_scenario_fails_deployments_with_cannot_pull_tasks(start: Callable[..., Sandbox]) -> None:
+    sandbox = start("tasks-stop")
+    new_ids = {name: restart(sandbox, name) for name in ("web", "worker")}
+    wait_for(lambda: sandbox.emulator.idle())
+    services = sandbox.services()
+    for name, new_id in new_ids.items():
+        primary, old = services[name]["deployments"]
+        assert (primary["id"], primary["status"], primary["rolloutState"]) == (new_id, "PRIMARY", "FAILED")
+        assert primary["rolloutStateReason"] == CIRCUIT_BREAKER_REASON
+        assert primary["failedTasks"] == settings.SERVICES[name]
+        assert (old["status"], old["runningCount"]) == ("ACTIVE", settings.SERVICES[name])
+        tasks = stopped_tasks(sandbox, new_id)
+        assert len(tasks) == settings.SERVICES[name]
+        for task in tasks:
+            assert task["stopCode"] == "TaskFailedToStart"
+            assert task["stoppedReason"].startswith("CannotPullContainerError:")
+            assert task["containers"][0]["reason"] == task["stoppedReason"]
+            assert "exitCode" not in task["containers"][0]
+        # the task ids in the "has started" event are the tasks that stopped
+        started = next(e["message"] for e in services[name]["events"] if "has started" in e["message"])
+        assert all(t["taskArn"].split("/")[-1] in started for t in tasks)
+
+
+# --- the Sleuth stand-in --------------------------------------------------------------------------------
+
+
+def post(url: str, body: Any, token: str | None) -> tuple[int, str]:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_sleuth_stand_in_answers_503_first_then_records_without_the_token() -> None:
+    printed: list[str] = []
+    sandbox = Sandbox(Options(sleuth_failures=2, **FAST), say=printed.append).start()
+    try:
+        url = f"{sandbox.sleuth_url}/api/1/deployments/acme/sandbox-app/register_deploy"
+        body = {"sha": settings.NEW_SHA, "environment": "demo", "ignore_if_duplicate": "true"}
+        token = settings.FAKE_SLEUTH_API_TOKEN
+        assert [post(url, body, token)[0] for _ in range(3)] == [503, 503, 200]
+        assert post(url, body, "wrong") == (401, "Invalid API key")
+        assert post(url, {"environment": "demo"}, token)[0] == 400
+        assert post(f"{sandbox.sleuth_url}/api/1/elsewhere", body, token)[0] == 404
+        records = sandbox.registrations
+        assert [(r.status, r.authorized) for r in records] == [
+            (503, True),
+            (503, True),
+            (200, True),
+            (401, False),
+            (400, True),
+            (404, True),
+        ]
+        assert (records[2].org, records[2].deployment, records[2].body) == ("acme", "sandbox-app", body)
+        assert all("authorization" not in {k.lower() for k in r.headers} for r in records)
+        with urllib.request.urlopen(f"{sandbox.sleuth_url}/_sandbox/requests", timeout=5) as response:
+            listed = json.loads(response.read())
+        assert [r["status"] for r in listed] == [503, 503, 200, 401, 400, 404]
+        assert len(printed) == 6 and "-> 200 Success" in printed[2]
+        assert not any(secret in line for line in printed for secret in SECRETS)
+        assert token not in json.dumps(listed)
+    finally:
+        sandbox.stop()
+
+
+# --- the foreground command -----------------------------------------------------------------------------
+
+
+def test_python_m_sandbox_prints_what_a_user_needs_but_no_secret(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--scenario", "tasks-stop", "--dir", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    killer = threading.Timer(60, process.kill)  # a sandbox that never gets ready must not hang the suite
+    killer.start()
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=10)
+    finally:
+        killer.cancel()
+        process.kill()
+    output = "".join(lines) + rest
+    assert process.returncode == 0, output
+    assert "scenario tasks-stop" in output
+    assert "AWS_ENDPOINT_URL=http://127.0.0.1:" in output
+    assert "AWS_ACCESS_KEY_ID=(fake; in sandbox.env)" in output
+    assert "SLEUTH_API_TOKEN=(fake; in sandbox.env)" in output
+    assert f"source {tmp_path / 'sandbox.env'}" in output
+    assert f"deploy --sha {settings.NEW_SHA} --tag {settings.NEW_SHA} --env demo" in output
+    assert (tmp_path / "fabric.yaml").read_text() in output
+    assert output.rstrip().endswith("Sandbox stopped.")
+    assert not any(secret in output for secret in SECRETS)

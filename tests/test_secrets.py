@@ -1,0 +1,167 @@
+"""Secret hygiene for the whole project: no path of the real `fab` program prints a secret.
+
+Every path (success, each failure, `--dry`, Fabric's `--debug`, which logs every AWS request with its headers)
+runs in-process with known fake secrets in the environment: the Sleuth token and AWS keys, including a session
+token as CI's OIDC credentials have one. stdout and stderr (file-descriptor level) must contain none of them.
+moto's `mock_aws` swaps in its own fake keys when it starts, so ours are set again after it, and are the ones
+botocore really signs with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+import responses
+from conftest import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG
+from test_cli import fab, project  # noqa: F401 - the in-process fab program and its project directory
+
+from tasks._secrets import redact
+
+FAKE_SESSION_TOKEN = "IQoJb3JpZ2luX2VjEFAKESESSIONTOKEN0123456789abcdefDoNotPrint=="
+SECRETS = (FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SLEUTH_TOKEN, FAKE_SESSION_TOKEN)
+ENDPOINT = "https://app.sleuth.io/api/1/deployments/acme/acme-app/register_deploy"
+DEPLOY = ["deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging"]
+
+
+def _succeed(world):
+    return [world.migration_logs(["Applying orders.0042... OK"]), world.complete_rollouts()]
+
+
+def _fail_migration(world):
+    def fail() -> None:
+        for task in world.migration_tasks():
+            task.containers[0].exitCode = 1
+            task.stopped_reason = "Essential container in task exited"
+
+    return [world.migration_logs(["OperationalError: no such table"]), fail]
+
+
+def _fail_rollout(world):
+    def fail() -> None:
+        for name in ("web", "worker"):
+            world.service(name).deployments[0].update(rolloutState="FAILED", rolloutStateReason="tasks failed")
+
+    return [world.migration_logs(["ok"]), fail]
+
+
+def _nothing(world):
+    return []
+
+
+# (name, argv, what ECS does between polls, Sleuth's answer or None for no call expected, expected exit status)
+PATHS: list[tuple[str, list[str], Callable, tuple[int, str] | None, int]] = [
+    ("deploy-success", DEPLOY, _succeed, (200, "Success"), 0),
+    ("deploy-sleuth-401", DEPLOY, _succeed, (401, "Invalid access token"), 0),
+    ("deploy-sleuth-503", DEPLOY, _succeed, (503, "maintenance"), 0),
+    ("deploy-bad-sha", ["deploy", "--sha", "nothex!", "--env", "staging"], _nothing, None, 1),
+    ("deploy-unknown-env", ["deploy", "--sha", NEW_SHA, "--env", "prod"], _nothing, None, 1),
+    ("deploy-missing-image", ["deploy", "--sha", NEW_SHA, "--tag", "not-pushed", "--env", "staging"], _nothing,
+     None, 1),
+    ("deploy-migration-fails", DEPLOY, _fail_migration, None, 1),
+    ("deploy-rollout-fails", DEPLOY, _fail_rollout, None, 1),
+    ("deploy-dry", ["--dry", *DEPLOY], _nothing, None, 0),
+    ("notify-success", ["notify", "--sha", NEW_SHA, "--env", "staging", "--tag", NEW_TAG], _nothing,
+     (200, "Success"), 0),
+    ("notify-401", ["notify", "--sha", NEW_SHA, "--env", "staging"], _nothing, (401, "Invalid access token"), 1),
+    ("notify-503", ["notify", "--sha", NEW_SHA, "--env", "staging"], _nothing, (503, "down"), 1),
+    ("notify-dry", ["--dry", "notify", "--sha", NEW_SHA, "--env", "staging"], _nothing, None, 0),
+    ("retag", ["retag", "--tag", NEW_TAG, "--env", "staging"], _nothing, None, 0),
+    ("retag-dry", ["--dry", "retag", "--tag", NEW_TAG, "--env", "staging"], _nothing, None, 0),
+    ("migrate", ["migrate", "--env", "staging"], _succeed, None, 0),
+    ("restart", ["restart", "--env", "staging"], _succeed, None, 0),
+    ("restart-dry", ["--dry", "restart", "--env", "staging"], _nothing, None, 0),
+]
+
+
+@pytest.fixture
+def secrets_set(world, monkeypatch):
+    """Our fake secrets in the environment, set after moto's own (see the module docstring)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET_KEY)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", FAKE_SESSION_TOKEN)
+    monkeypatch.setenv("SLEUTH_API_TOKEN", FAKE_SLEUTH_TOKEN)
+    return world
+
+
+def debug_logging(monkeypatch) -> None:
+    """Let `fab --debug` set up logging as it does outside pytest: without pytest's own handlers on the root
+    logger, which pytest adds when the test itself starts (so this is called from the test, not a fixture)."""
+    monkeypatch.setattr(logging.root, "handlers", [])
+    monkeypatch.setattr(logging.root, "level", logging.WARNING)
+
+
+def run(world, clock, capfd, argv, ecs, answer):
+    clock.on_sleep += ecs(world)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as sleuth_api:
+        if answer is not None:
+            sleuth_api.post(ENDPOINT, status=answer[0], body=answer[1])
+        code, out, err = fab(capfd, *argv)
+        calls = len(sleuth_api.calls)
+    return code, out + err, calls
+
+
+def assert_clean(text: str) -> None:
+    leaked = [secret for secret in SECRETS if secret in text]
+    assert not leaked, f"secret(s) in the output: {[s[:6] + '...' for s in leaked]}"
+
+
+@pytest.mark.parametrize(("argv", "ecs", "answer", "status"), [p[1:] for p in PATHS], ids=[p[0] for p in PATHS])
+def test_no_secret_in_any_output(secrets_set, project, clock, capfd, argv, ecs, answer, status):  # noqa: F811
+    code, text, calls = run(secrets_set, clock, capfd, argv, ecs, answer)
+    assert code == status, text[-2000:]
+    assert_clean(text)
+    if answer is not None:
+        assert calls >= 1  # the path really reached Sleuth, with the token in its header
+
+
+@pytest.mark.parametrize(("argv", "ecs", "answer", "status"), [p[1:] for p in PATHS], ids=[p[0] for p in PATHS])
+def test_no_secret_in_any_output_with_debug(
+    secrets_set, project, clock, capfd, monkeypatch, argv, ecs, answer, status  # noqa: F811
+):
+    debug_logging(monkeypatch)
+    code, text, _ = run(secrets_set, clock, capfd, ["--debug", *argv], ecs, answer)
+    assert code == status, text[-2000:]
+    assert "invoke.config" in text  # the debug output is there
+    assert_clean(text)
+
+
+@pytest.mark.parametrize("argv", [["status", "--env", "staging"], ["check", "--env", "staging"],
+                                  ["--dry", "rollback", "--env", "staging"]], ids=["status", "check", "rollback-dry"])
+def test_no_secret_in_the_other_tasks_output(secrets_set, project, clock, capfd, monkeypatch, argv):  # noqa: F811
+    debug_logging(monkeypatch)
+    _, text, _ = run(secrets_set, clock, capfd, ["--debug", *argv], _nothing, (200, "Success"))
+    assert_clean(text)
+
+
+def test_no_secret_when_sleuth_is_unconfigured_or_the_token_is_malformed(secrets_set, project, clock, capfd,  # noqa: F811
+                                                                        monkeypatch):
+    monkeypatch.setenv("SLEUTH_API_TOKEN", f"{FAKE_SLEUTH_TOKEN}\n")  # a trailing newline is only trimmed
+    code, text, calls = run(secrets_set, clock, capfd, DEPLOY, _succeed, (200, "Success"))
+    assert (code, calls) == (0, 1)
+    assert_clean(text)
+    monkeypatch.setenv("SLEUTH_API_TOKEN", f"{FAKE_SLEUTH_TOKEN} {FAKE_SLEUTH_TOKEN}")
+    code, text, calls = run(secrets_set, clock, capfd, ["notify", "--sha", NEW_SHA, "--env", "staging"], _nothing,
+                            (200, "Success"))
+    assert (code, calls) == (1, 0)
+    assert "SLEUTH_API_TOKEN contains spaces or control characters" in text
+    assert_clean(text)
+
+
+def test_redact_masks_header_values_and_known_secrets(monkeypatch):
+    monkeypatch.setenv("SLEUTH_API_TOKEN", FAKE_SLEUTH_TOKEN)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", FAKE_SESSION_TOKEN)
+    line = (
+        "Sending http request: <AWSPreparedRequest headers={'X-Amz-Date': b'20261126T060000Z', 'Authorization': "
+        "b'AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEKEY123456/20261126/us-east-1/ecr/aws4_request, "
+        "SignedHeaders=host, Signature=abc', 'X-Amz-Security-Token': b'" + FAKE_SESSION_TOKEN + "'}>"
+    )
+    assert redact(line) == (
+        "Sending http request: <AWSPreparedRequest headers={'X-Amz-Date': b'20261126T060000Z', 'Authorization': "
+        "b'****', 'X-Amz-Security-Token': b'****'}>"
+    )
+    assert redact(f"Authorization: Bearer {FAKE_SLEUTH_TOKEN}") == "Authorization: **** ****"
+    assert redact(f"token is {FAKE_SLEUTH_TOKEN}.") == "token is ****."
+    assert redact("Credential=AKIAABCDEFGHIJKLMNOP/2026") == "Credential=****/2026"
+    assert redact("nothing secret here") == "nothing secret here"

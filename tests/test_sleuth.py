@@ -1,0 +1,392 @@
+"""Sleuth registration: the request Sleuth receives, retries on the fake clock, final errors, and the deploy path.
+
+Sleuth is emulated with `responses`; where AWS is in play, moto's `world` is started first (field note 9).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+import responses
+from conftest import ACCOUNT, CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, REGION
+from responses import matchers
+from test_cli import fab, project  # noqa: F401 - the in-process fab program and its project directory
+
+from tasks.core import release, sleuth
+from tasks.core.clock import FakeClock
+from tasks.core.config import load_settings
+from tasks.core.errors import DeployError
+
+ENDPOINT = "https://app.sleuth.io/api/1/deployments/acme/acme-app/register_deploy"
+ROOT = Path(__file__).resolve().parent.parent
+BEARER = matchers.header_matcher({"Authorization": f"Bearer {FAKE_SLEUTH_TOKEN}"})
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch):
+    monkeypatch.setenv("SLEUTH_API_TOKEN", FAKE_SLEUTH_TOKEN)
+    monkeypatch.delenv("CIRCLE_BUILD_URL", raising=False)
+
+
+@pytest.fixture
+def sleuth_api():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+def registration(**overrides) -> sleuth.Registration:
+    settings = load_settings(CONFIG)
+    reg = sleuth.build(settings.sleuth, settings.environment("staging"), sha=NEW_SHA, author=lambda sha: None)
+    return sleuth.Registration(**{**reg.__dict__, **overrides})
+
+
+def send(reg: sleuth.Registration | None = None, clock: FakeClock | None = None) -> str:
+    token = sleuth.token_from_env()
+    assert token is not None
+    return sleuth.register(reg or registration(), token, clock or FakeClock())
+
+
+# --- the request -------------------------------------------------------------------------------------------
+
+
+def test_request_carries_the_token_in_the_header_and_the_documented_body(sleuth_api):
+    settings = load_settings({**CONFIG, "sleuth": {**CONFIG["sleuth"], "tags": ["Release", "#hot fix", "release"]}})
+    reg = sleuth.build(
+        settings.sleuth,
+        settings.environment("staging"),
+        sha=NEW_SHA,
+        image_link="https://console.example/image",
+        environ={"CIRCLE_BUILD_URL": "https://circleci.com/gh/acme/app/42"},
+        author=lambda sha: "dev@acme.test",
+    )
+    expected = {
+        "sha": NEW_SHA,
+        "environment": "staging",
+        "date": "2026-11-26T06:00:00+00:00",
+        "ignore_if_duplicate": "true",
+        "email": "dev@acme.test",
+        "tags": ["#release", "#hot-fix"],
+        "links": {"CircleCI build": "https://circleci.com/gh/acme/app/42", "ECR image": "https://console.example/image"},
+    }
+    sleuth_api.post(ENDPOINT, body="Success", match=[BEARER, matchers.json_params_matcher(expected)])
+
+    assert send(reg) == "Success"
+    assert len(sleuth_api.calls) == 1
+    request = sleuth_api.calls[0].request
+    assert FAKE_SLEUTH_TOKEN not in request.url
+
+
+def test_sleuth_environment_setting_and_a_minimal_body(sleuth_api):
+    config = copy.deepcopy(CONFIG)
+    config["environments"]["production"]["sleuth_environment"] = "prod"
+    settings = load_settings(config)
+    reg = sleuth.build(settings.sleuth, settings.environment("production"), sha=NEW_SHA, environ={},
+                       author=lambda sha: None)
+    sleuth_api.post(ENDPOINT, body="Success", match=[BEARER, matchers.json_params_matcher(
+        {"sha": NEW_SHA, "environment": "prod", "date": "2026-11-26T06:00:00+00:00", "ignore_if_duplicate": "true"})])
+    assert send(reg) == "Success"
+
+
+def test_the_commit_author_comes_from_git_when_the_sha_is_in_the_repository(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    author = subprocess.run(["git", "log", "-1", "--format=%ae", head], capture_output=True, text=True).stdout.strip()
+    assert sleuth.author_email(head) == author
+    assert sleuth.author_email("0123456789abcdef0123456789abcdef01234567") is None
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    assert sleuth.author_email(head, run=no_git) is None
+
+
+def test_tags_are_lowercase_words_with_a_hash():
+    assert sleuth.sleuth_tags(["Web", "#API v2", "", "##", "web", "a_b-c"]) == ("#web", "#api-v2", "#a_b-c")
+
+
+def test_dry_run_view_masks_the_token():
+    lines = registration().describe()
+    text = "\n".join(lines)
+    assert lines[0] == f"POST {ENDPOINT}"
+    assert lines[1] == "Authorization: Bearer **** (from SLEUTH_API_TOKEN)"
+    assert json.loads(lines[2])["ignore_if_duplicate"] == "true"
+    assert FAKE_SLEUTH_TOKEN not in text
+
+
+def test_the_token_never_shows_in_repr_or_str():
+    token = sleuth.token_from_env()
+    step = sleuth.Notify("staging", NEW_SHA, NEW_TAG, registration(), token=token)
+    for text in (repr(token), str(token), repr(step), f"{token}", str(registration())):
+        assert FAKE_SLEUTH_TOKEN not in text
+
+
+def test_a_token_with_whitespace_is_refused_without_showing_it(monkeypatch):
+    monkeypatch.setenv("SLEUTH_API_TOKEN", f"{FAKE_SLEUTH_TOKEN} extra")
+    with pytest.raises(DeployError) as caught:
+        sleuth.token_from_env()
+    assert str(caught.value) == "SLEUTH_API_TOKEN contains spaces or control characters: set it to the token alone"
+
+
+def test_missing_settings_are_named(monkeypatch):
+    monkeypatch.delenv("SLEUTH_API_TOKEN")
+    settings = load_settings({**CONFIG, "sleuth": {"org": "acme"}})
+    missing = sleuth.missing_settings(settings.sleuth, sleuth.token_from_env())
+    assert sleuth.not_configured(missing) == (
+        "Sleuth is not configured: set deploy.sleuth.deployment (fabric.yaml) and the SLEUTH_API_TOKEN "
+        "environment variable"
+    )
+
+
+# --- retries and final answers -----------------------------------------------------------------------------
+
+
+def test_503_503_200_retries_with_backoff_on_the_clock(sleuth_api):
+    for status, body in ((503, "down"), (503, "down"), (200, "Success")):
+        sleuth_api.post(ENDPOINT, status=status, body=body, match=[BEARER])
+    clock = FakeClock()
+    lines: list[str] = []
+    assert sleuth.register(registration(), sleuth.token_from_env(), clock, say=lines.append) == "Success"
+    assert len(sleuth_api.calls) == 3
+    assert clock.sleeps == [2.0, 4.0]
+    assert lines == [
+        "    Sleuth answered 503 Service Unavailable: down; retry 1/3 in 2s",
+        "    Sleuth answered 503 Service Unavailable: down; retry 2/3 in 4s",
+    ]
+    bodies = {call.request.body for call in sleuth_api.calls}
+    assert len(bodies) == 1  # the same request each time: same date, ignore_if_duplicate
+
+
+def test_429_honours_retry_after(sleuth_api):
+    sleuth_api.post(ENDPOINT, status=429, body="slow down", headers={"Retry-After": "7"})
+    sleuth_api.post(ENDPOINT, status=200, body="Success")
+    clock = FakeClock()
+    assert send(clock=clock) == "Success"
+    assert clock.sleeps == [7.0]
+
+
+def test_retry_after_as_a_date(sleuth_api):
+    sleuth_api.post(ENDPOINT, status=503, headers={"Retry-After": "Thu, 26 Nov 2026 06:00:12 GMT"})
+    sleuth_api.post(ENDPOINT, status=200, body="Success")
+    clock = FakeClock()
+    assert send(clock=clock) == "Success"
+    assert clock.sleeps == [12.0]
+
+
+def test_a_retry_after_beyond_the_budget_gives_up_at_once(sleuth_api):
+    sleuth_api.post(ENDPOINT, status=429, body="slow down", headers={"Retry-After": "600"})
+    clock = FakeClock()
+    with pytest.raises(DeployError) as caught:
+        send(clock=clock)
+    assert str(caught.value) == (
+        "Sleuth answered 429 Too Many Requests: slow down (a retry in 600s would pass the 30s budget); "
+        "gave up after 1 attempt"
+    )
+    assert clock.sleeps == [] and len(sleuth_api.calls) == 1
+
+
+def test_5xx_is_retried_at_most_three_times_within_the_budget(sleuth_api):
+    sleuth_api.post(ENDPOINT, status=502, body="<html>bad gateway</html>")
+    clock = FakeClock()
+    with pytest.raises(DeployError, match=r"^Sleuth answered 502 Bad Gateway: <html>bad gateway</html>; gave up "
+                                          r"after 4 attempts$"):
+        send(clock=clock)
+    assert len(sleuth_api.calls) == 4
+    assert clock.sleeps == [2.0, 4.0, 8.0] and sum(clock.sleeps) <= sleuth.BUDGET
+
+
+def test_401_is_final_and_shows_sleuths_message(sleuth_api):
+    sleuth_api.post(ENDPOINT, status=401, body="Invalid access token", match=[BEARER])
+    clock = FakeClock()
+    with pytest.raises(DeployError) as caught:
+        send(clock=clock)
+    message = str(caught.value)
+    assert message == (
+        "Sleuth answered 401 Unauthorized: Invalid access token - check SLEUTH_API_TOKEN: it must be a Sleuth "
+        "access token allowed to register deploys"
+    )
+    assert len(sleuth_api.calls) == 1 and clock.sleeps == []
+
+
+def test_400_is_final_and_shows_sleuths_message(sleuth_api):
+    sleuth_api.post(ENDPOINT, status=400, body='{"sha": ["Unable to validate sha"]}')
+    with pytest.raises(DeployError, match=r'^Sleuth answered 400 Bad Request: \{"sha": \["Unable to validate sha"\]\} '
+                                          "- check that the sha is pushed"):
+        send()
+    assert len(sleuth_api.calls) == 1
+
+
+def test_an_answer_that_echoes_the_token_is_scrubbed(sleuth_api):
+    sleuth_api.post(ENDPOINT, status=401, body=f"bad token {FAKE_SLEUTH_TOKEN}")
+    with pytest.raises(DeployError) as caught:
+        send()
+    assert FAKE_SLEUTH_TOKEN not in str(caught.value) and "bad token ****" in str(caught.value)
+
+
+def test_a_timeout_is_retried_then_fails_without_the_token(sleuth_api):
+    sleuth_api.post(ENDPOINT, body=requests.exceptions.ConnectTimeout("connect timed out"))
+    clock = FakeClock()
+    with pytest.raises(DeployError) as caught:
+        send(clock=clock)
+    assert str(caught.value) == (
+        "could not reach Sleuth at https://app.sleuth.io: ConnectTimeout: connect timed out; gave up after 4 attempts"
+    )
+    assert len(sleuth_api.calls) == 4 and clock.sleeps == [2.0, 4.0, 8.0]
+    assert all(call.request.req_kwargs["timeout"] == sleuth.TIMEOUT for call in sleuth_api.calls)
+
+
+def test_a_connection_error_then_success(sleuth_api):
+    sleuth_api.post(ENDPOINT, body=requests.exceptions.ConnectionError("connection refused"))
+    sleuth_api.post(ENDPOINT, body="Success")
+    clock = FakeClock()
+    assert send(clock=clock) == "Success"
+    assert clock.sleeps == [2.0]
+
+
+# --- the deploy path (core, emulated AWS) ------------------------------------------------------------------
+
+
+def _deploy(world, clock, settings_config=None):
+    config = settings_config or CONFIG
+    ctx = world.context(clock, config=config)
+    notify = sleuth.Notify.prepare(ctx.env, load_settings(config).sleuth, sha=NEW_SHA, tag=NEW_TAG,
+                                   ecr=ctx.registry.client, author=lambda sha: None)
+    plan = release.prepare_deploy(ctx, sha=NEW_SHA, tag=NEW_TAG, notify=notify)
+    return ctx, plan, notify
+
+
+def test_deploy_registers_last_with_the_image_link(world, clock):
+    clock.on_sleep.append(world.complete_rollouts())
+    with responses.RequestsMock() as sleuth_api:
+        sleuth_api.post(ENDPOINT, body="Success", match=[BEARER])
+        ctx, plan, notify = _deploy(world, clock, _without_migration())
+        assert [step.name for step in plan.steps] == ["retag", "migrate", "restart", "notify"]
+        plan.execute(ctx)
+        body = json.loads(sleuth_api.calls[0].request.body)
+    link = (f"https://{REGION}.console.aws.amazon.com/ecr/repositories/private/{ACCOUNT}/acme-app/_/image/"
+            f"{world.new_digest}/details?region={REGION}")
+    assert body["links"] == {"ECR image": link}
+    assert body["sha"] == NEW_SHA and body["environment"] == "staging"
+    assert world.output.index("==> notify") > world.output.index("==> restart")
+    assert notify.report() == [f"Sleuth: registered {NEW_SHA} as a deploy to staging (acme/acme-app)"]
+
+
+def test_deploy_stays_green_when_sleuth_fails(world, clock):
+    clock.on_sleep.append(world.complete_rollouts())
+    with responses.RequestsMock() as sleuth_api:
+        sleuth_api.post(ENDPOINT, status=503, body="maintenance")
+        ctx, plan, notify = _deploy(world, clock, _without_migration())
+        plan.execute(ctx)  # does not raise
+        assert len(sleuth_api.calls) == 4
+    assert world.digest_of("latest") == world.new_digest  # live, and not rolled back
+    assert notify.report() == [
+        "WARNING: the deploy is live but NOT registered with Sleuth: Sleuth answered 503 Service Unavailable: "
+        "maintenance; gave up after 4 attempts",
+        f"WARNING: register it later with: fab notify --sha {NEW_SHA} --env staging --tag {NEW_TAG}",
+    ]
+
+
+def test_no_registration_after_a_failed_rollout(world, clock):
+    def fail() -> None:
+        for name in ("web", "worker"):
+            world.service(name).deployments[0].update(rolloutState="FAILED", rolloutStateReason="tasks failed")
+
+    clock.on_sleep.append(fail)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as sleuth_api:
+        sleuth_api.post(ENDPOINT, body="Success")
+        ctx, plan, notify = _deploy(world, clock, _without_migration())
+        with pytest.raises(DeployError, match="^restart failed"):
+            plan.execute(ctx)
+        assert len(sleuth_api.calls) == 0
+    assert notify.answer is None and "==> notify" not in world.output
+
+
+def test_unconfigured_sleuth_is_a_plain_skip(world, clock, monkeypatch):
+    monkeypatch.delenv("SLEUTH_API_TOKEN")
+    clock.on_sleep.append(world.complete_rollouts())
+    ctx, plan, notify = _deploy(world, clock, _without_migration())
+    assert plan.render()[-1] == ("  4. notify: skipped: Sleuth is not configured: set the SLEUTH_API_TOKEN "
+                                 "environment variable")
+    plan.execute(ctx)
+    assert notify.report()[0] == ("WARNING: the deploy is live but NOT registered with Sleuth: Sleuth is not "
+                                  "configured: set the SLEUTH_API_TOKEN environment variable")
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+
+def test_fab_deploy_exits_0_and_ends_with_the_warning_when_sleuth_refuses(world, project, capsys, clock):  # noqa: F811
+    clock.on_sleep += [world.migration_logs(["done"]), world.complete_rollouts()]
+    with responses.RequestsMock() as sleuth_api:
+        sleuth_api.post(ENDPOINT, status=401, body="Invalid access token", match=[BEARER])
+        code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert (code, err) == (0, "")
+    last = out.rstrip("\n").splitlines()[-3:]
+    assert last[0].startswith(f"deployed {NEW_SHA} to staging: acme-app:latest = {world.new_digest}")
+    assert last[1] == ("WARNING: the deploy is live but NOT registered with Sleuth: Sleuth answered 401 Unauthorized: "
+                       "Invalid access token - check SLEUTH_API_TOKEN: it must be a Sleuth access token allowed to "
+                       "register deploys")
+    assert last[2] == f"WARNING: register it later with: fab notify --sha {NEW_SHA} --env staging --tag {NEW_TAG}"
+
+
+def test_fab_deploy_ends_with_the_registration(world, project, capsys, clock):  # noqa: F811
+    clock.on_sleep += [world.migration_logs(["done"]), world.complete_rollouts()]
+    with responses.RequestsMock() as sleuth_api:
+        sleuth_api.post(ENDPOINT, body="Success", match=[BEARER])
+        code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert (code, err) == (0, "")
+    assert out.rstrip("\n").splitlines()[-1] == f"Sleuth: registered {NEW_SHA} as a deploy to staging (acme/acme-app)"
+
+
+def test_fab_dry_deploy_shows_the_request_masked_and_sends_nothing(world, project, capsys):  # noqa: F811
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as sleuth_api:
+        sleuth_api.post(ENDPOINT, body="Success")
+        code, out, _ = fab(capsys, "--dry", "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+        assert len(sleuth_api.calls) == 0
+    assert code == 0
+    assert f"  4. notify: POST {ENDPOINT}\n     Authorization: Bearer **** (from SLEUTH_API_TOKEN)\n" in out
+    assert FAKE_SLEUTH_TOKEN not in out
+
+
+def test_fab_notify_alone_registers_without_aws(project, capsys, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")  # no AWS needed without --tag
+    with responses.RequestsMock() as sleuth_api:
+        sleuth_api.post(ENDPOINT, body="Success", match=[BEARER, matchers.json_params_matcher(
+            {"sha": NEW_SHA, "environment": "staging"}, strict_match=False)])
+        code, out, err = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == f"Sleuth: registered {NEW_SHA} as a deploy to staging (acme/acme-app)"
+
+
+def test_fab_notify_with_a_tag_links_the_image_or_goes_without(world, project, capsys):  # noqa: F811
+    with responses.RequestsMock() as sleuth_api:
+        sleuth_api.post(ENDPOINT, body="Success")
+        code, _, _ = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging", "--tag", NEW_TAG)
+        assert code == 0
+        assert world.new_digest in json.loads(sleuth_api.calls[0].request.body)["links"]["ECR image"]
+        code, out, _ = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging", "--tag", "not-pushed")
+        assert code == 0
+        assert "links" not in json.loads(sleuth_api.calls[1].request.body)
+    assert out.splitlines()[0] == ("note: the registration goes without the ECR image link: image "
+                                   "acme-app:not-pushed not found in ECR")
+
+
+def test_fab_notify_exits_1_on_failure_and_on_missing_settings(project, capsys, monkeypatch):  # noqa: F811
+    with responses.RequestsMock() as sleuth_api:
+        sleuth_api.post(ENDPOINT, status=401, body="Invalid access token")
+        code, _, err = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging")
+    assert code == 1
+    assert err.startswith("error: not registered with Sleuth: Sleuth answered 401 Unauthorized: Invalid access token")
+    monkeypatch.delenv("SLEUTH_API_TOKEN")
+    code, _, err = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging")
+    assert (code, err) == (1, "error: Sleuth is not configured: set the SLEUTH_API_TOKEN environment variable\n")
+
+
+def _without_migration():
+    config = copy.deepcopy(CONFIG)
+    del config["environments"]["staging"]["migrate"]
+    return config
