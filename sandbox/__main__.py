@@ -68,7 +68,9 @@ def describe(sandbox: Sandbox, config_path: Path, env_path: Path) -> str:
     world = sandbox.world
     assert world is not None
     tags = sandbox.image_tags()
-    services = ", ".join(f"{name} ({count} tasks)" for name, count in settings.SERVICES.items())
+    services = ", ".join(
+        f"{name} ({count} task{'s' if count != 1 else ''})" for name, count in settings.SERVICES.items()
+    )
     variables = "\n".join(f"  {k}={v}" for k, v in sandbox.shown_environment().items())
     opts = sandbox.options
     return f"""\
@@ -106,7 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as err:
         parser().error(str(err))
-    directory = args.dir or Path(tempfile.mkdtemp(prefix="sandbox-"))
+    # Without --dir, the files go to a temp dir removed on exit: they point at ports that close with the sandbox.
+    temporary = None if args.dir else tempfile.TemporaryDirectory(prefix="sandbox-")
+    directory = Path(temporary.name) if temporary is not None else args.dir
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or kill: stop cleanly, wherever it lands
         signal.signal(signum, lambda *_: stopped.set())
@@ -116,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         while not stopped.wait(0.5):
             pass
         print("\nSandbox stopped.", flush=True)
+    if temporary is not None:
+        temporary.cleanup()
     return 0
 
 

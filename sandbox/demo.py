@@ -79,11 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"    [sandbox] {line}", flush=True)
 
     print(f"== Sandbox scenario {options.scenario}: {settings.SCENARIOS[options.scenario]}", flush=True)
-    with Sandbox(options, say=say, show_ecs=False) as sandbox:
+    # The config and env files are of no use once the sandbox is gone: a temp dir that goes with it.
+    with (
+        Sandbox(options, say=say, show_ecs=False) as sandbox,
+        tempfile.TemporaryDirectory(prefix="sandbox-demo-") as tmp,
+    ):
         world = sandbox.world
         assert world is not None
-        directory = Path(tempfile.mkdtemp(prefix="sandbox-demo-"))
-        config_path, _ = sandbox.write_files(directory, poll_interval=args.poll_interval)
+        config_path, _ = sandbox.write_files(Path(tmp), poll_interval=args.poll_interval)
         before = {name: s["deployments"][0]["id"] for name, s in sandbox.services().items()}
         print(
             f"   emulated AWS on {sandbox.aws_endpoint}, Sleuth stand-in on {sandbox.sleuth_url}\n"

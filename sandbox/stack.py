@@ -180,7 +180,7 @@ class Sandbox:
         header = (
             f"# Runtime config for the sandbox (scenario: {self.options.scenario}); use it with `fab -f THIS_FILE`.\n"
         )
-        return header + yaml.safe_dump(self.fabric_config(**config), sort_keys=False, default_flow_style=False)
+        return header + yaml.dump(self.fabric_config(**config), Dumper=_FlowListDumper, sort_keys=False)
 
     def env_file(self) -> str:
         lines = [
@@ -256,6 +256,15 @@ class Sandbox:
     def emulator(self) -> EcsEmulator:
         assert self._emulator is not None, "start() first"
         return self._emulator
+
+
+class _FlowListDumper(yaml.SafeDumper):
+    """Block mappings, flow lists: `services: [web, worker]`, as the README's examples write them."""
+
+
+_FlowListDumper.add_representer(
+    list, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+)
 
 
 def _stop_promptly(server: ThreadedMotoServer) -> None:

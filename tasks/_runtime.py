@@ -16,7 +16,7 @@ from invoke import Context as InvokeContext
 from invoke.exceptions import Exit
 
 from .core.clock import Clock, SystemClock
-from .core.config import Environment, Settings, load_settings
+from .core.config import Environment, Settings, load_settings, parse_seconds
 from .core.errors import DeployError
 
 if TYPE_CHECKING:
@@ -58,16 +58,9 @@ def is_dry(c: InvokeContext) -> bool:
     return bool(c.config.get("run", {}).get("dry", False))
 
 
-def seconds(value: Any, flag: str = "--timeout") -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise DeployError(f"malformed {flag} {value!r}: give a number of seconds") from None
-    if number <= 0:
-        raise DeployError(f"malformed {flag} {value!r}: give a positive number of seconds")
-    return number
+def seconds(value: Any) -> float | None:
+    """The --timeout flag: a positive number of seconds, or None for the configured timeout."""
+    return parse_seconds(value, "--timeout")
 
 
 def connect(env: Environment, timeout: float | None = None) -> Context:

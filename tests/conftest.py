@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import yaml
 
 # Known fake secrets: the secret-hygiene tests look for these strings in every output.
 FAKE_ACCESS_KEY = "AKIAFAKEKEY1234567890"
@@ -250,6 +251,31 @@ class World:
 
         settings = load_settings(config or CONFIG)
         return Context.connect(settings.environment(env), connect(REGION), clock, self.output.append)
+
+
+@pytest.fixture
+def project(tmp_path: Any, monkeypatch: Any, clock: Clock) -> Any:
+    """An application repository: a one-line fabfile and its fabric.yaml; waits use the fake clock."""
+    (tmp_path / "fabfile.py").write_text("from tasks import ns  # noqa: F401\n")
+    (tmp_path / "fabric.yaml").write_text(yaml.safe_dump({"deploy": CONFIG}))
+    monkeypatch.chdir(tmp_path)
+    import tasks._runtime
+
+    monkeypatch.setattr(tasks._runtime, "make_clock", lambda: clock)
+    return tmp_path
+
+
+def fab(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """Run the real `fab` program in this process: (exit status, stdout, stderr)."""
+    from fabric.main import make_program
+
+    try:
+        make_program().run(["fab", *argv])
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.fixture

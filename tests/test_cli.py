@@ -8,34 +8,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import CONFIG, NEW_SHA, NEW_TAG
+from conftest import NEW_SHA, NEW_TAG, fab
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch, clock):
-    """An application repository: a one-line fabfile and its fabric.yaml; waits use the fake clock."""
-    (tmp_path / "fabfile.py").write_text("from tasks import ns  # noqa: F401\n")
-    (tmp_path / "fabric.yaml").write_text(yaml.safe_dump({"deploy": CONFIG}))
-    monkeypatch.chdir(tmp_path)
-    import tasks._runtime
-
-    monkeypatch.setattr(tasks._runtime, "make_clock", lambda: clock)
-    return tmp_path
-
-
-def fab(capsys, *argv: str) -> tuple[int, str, str]:
-    from fabric.main import make_program
-
-    try:
-        make_program().run(["fab", *argv])
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_list_shows_the_tasks_without_importing_boto3_or_requests():

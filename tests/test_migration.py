@@ -86,8 +86,10 @@ def expect_logs(logs_stub, messages, token_in=None, token_out="f/1"):
 
 def run(ecs, logs, timeout=60):
     lines: list[str] = []
-    result = migration.run(
-        SPEC, Cluster(ecs, "acme"), lambda group, stream: LogStream(logs, group, stream), FakeClock(),
+    cluster = Cluster(ecs, "acme")
+    task = migration.start(SPEC, cluster, say=lines.append)
+    result = migration.follow(
+        SPEC, task, cluster, lambda group, stream: LogStream(logs, group, stream), FakeClock(),
         timeout=timeout, interval=2, say=lines.append,
     )
     return result, lines

@@ -6,21 +6,9 @@ import json
 
 import pytest
 import yaml
-from conftest import CONFIG, NEW_SHA, NEW_TAG
-from test_cli import fab
+from conftest import CONFIG, NEW_SHA, NEW_TAG, fab
 
 LOCK = "/fab-deploy/acme-staging/staging/lock"
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch, clock):
-    (tmp_path / "fabfile.py").write_text("from tasks import ns  # noqa: F401\n")
-    (tmp_path / "fabric.yaml").write_text(yaml.safe_dump({"deploy": CONFIG}))
-    monkeypatch.chdir(tmp_path)
-    import tasks._runtime
-
-    monkeypatch.setattr(tasks._runtime, "make_clock", lambda: clock)
-    return tmp_path
 
 
 def configure(project, **staging):

@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 import pytest
 import responses
-from conftest import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG
-from test_cli import fab, project  # noqa: F401 - the in-process fab program and its project directory
+from conftest import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, fab
 
 from tasks._secrets import redact
 

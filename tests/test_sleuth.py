@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 import responses
-from conftest import ACCOUNT, CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, REGION
+from conftest import ACCOUNT, CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, REGION, fab
 from responses import matchers
-from test_cli import fab, project  # noqa: F401 - the in-process fab program and its project directory
 
 from tasks.core import release, sleuth
 from tasks.core.clock import FakeClock
@@ -286,6 +285,21 @@ def test_deploy_stays_green_when_sleuth_fails(world, clock):
     assert notify.report() == [
         "WARNING: the deploy is live but NOT registered with Sleuth: Sleuth answered 503 Service Unavailable: "
         "maintenance; gave up after 4 attempts",
+        f"WARNING: register it later with: fab notify --sha {NEW_SHA} --env staging --tag {NEW_TAG}",
+    ]
+
+
+def test_ctrl_c_while_waiting_for_sleuth_leaves_the_deploy_live_with_the_command(sleuth_api):
+    sleuth_api.post(ENDPOINT, status=503)
+
+    class Impatient(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            raise KeyboardInterrupt
+
+    step = sleuth.Notify("staging", NEW_SHA, NEW_TAG, registration(), token=sleuth.token_from_env())
+    step.send(Impatient(), lambda line: None)
+    assert step.report() == [
+        "WARNING: the deploy is live but NOT registered with Sleuth: interrupted (Ctrl-C) before Sleuth answered",
         f"WARNING: register it later with: fab notify --sha {NEW_SHA} --env staging --tag {NEW_TAG}",
     ]
 

@@ -176,10 +176,9 @@ def _environment(name: str, raw: Any, top: dict[str, Any]) -> Environment:
         cluster=str(cluster),
         services=services,
         release_tag=release_tag,
-        timeout=_positive(pick("timeout"), f"{where}.timeout or deploy.timeout", DEFAULTS["timeout"]),
-        poll_interval=_positive(
-            pick("poll_interval"), f"{where}.poll_interval or deploy.poll_interval", DEFAULTS["poll_interval"]
-        ),
+        timeout=parse_seconds(pick("timeout"), f"{where}.timeout or deploy.timeout") or float(DEFAULTS["timeout"]),
+        poll_interval=parse_seconds(pick("poll_interval"), f"{where}.poll_interval or deploy.poll_interval")
+        or float(DEFAULTS["poll_interval"]),
         migrate=_migrate(raw.get("migrate"), where),
         sleuth_environment=str(raw.get("sleuth_environment") or name),
         account=account,
@@ -258,9 +257,10 @@ def _check_release_tags_unique(environments: Mapping[str, Environment]) -> None:
         seen[key] = env.name
 
 
-def _positive(value: Any, what: str, default: float) -> float:
+def parse_seconds(value: Any, what: str = "--timeout") -> float | None:
+    """A positive number of seconds, None when not given; a `DeployError` naming `what` otherwise."""
     if value in (None, ""):
-        return float(default)
+        return None
     try:
         number = float(value)
     except (TypeError, ValueError):

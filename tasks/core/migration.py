@@ -156,21 +156,6 @@ def follow(
     return MigrationResult(task=task, exit_code=judge(task, spec.container, stream), seconds=seconds)
 
 
-def run(
-    spec: MigrationSpec,
-    cluster: Cluster,
-    open_stream: StreamFactory,
-    clock: Clock,
-    *,
-    timeout: float,
-    interval: float,
-    say: Say,
-) -> MigrationResult:
-    """Start the migration and follow it to the end."""
-    task = start(spec, cluster, say=say)
-    return follow(spec, task, cluster, open_stream, clock, timeout=timeout, interval=interval, say=say)
-
-
 def stop_command(cluster: str, task_id: str) -> str:
     return f"aws ecs stop-task --cluster {cluster} --task {task_id}"
 

@@ -40,6 +40,7 @@ BACKOFF = (2.0, 4.0, 8.0)  # seconds before retry 1, 2, 3 when Sleuth does not s
 BUDGET = 30.0  # seconds: no retry starts that would end its wait beyond this since the first attempt
 _MESSAGE_LIMIT = 300
 _TAG_JUNK = re.compile(r"[^a-z0-9_-]+")
+_CONNECTION_PREFIX = re.compile(r"^\w+\([^)]*\): ")  # urllib3's "HTTPSConnection(host='...', port=443): "
 
 
 class Token:
@@ -278,7 +279,19 @@ def _answer(response: Any, token: Token) -> str:
 
 
 def _exception(err: Exception, token: Token) -> str:
-    return _short(token.scrub(f"{type(err).__name__}: {err}"))
+    """`ConnectionError: Failed to establish a new connection: [Errno 111] Connection refused`, not urllib3's
+    nest of wrapped exceptions: the innermost cause's own words."""
+    cause: BaseException = err
+    for _ in range(5):
+        inner = getattr(cause, "reason", None)
+        if not isinstance(inner, BaseException) and cause.args and isinstance(cause.args[0], BaseException):
+            inner = cause.args[0]
+        if not isinstance(inner, BaseException):
+            break
+        cause = inner
+    words = [arg for arg in cause.args if isinstance(arg, str)]
+    text = _CONNECTION_PREFIX.sub("", words[-1] if words else str(cause))
+    return _short(token.scrub(f"{type(err).__name__}: {text}"))
 
 
 def _short(text: str) -> str:
@@ -391,6 +404,8 @@ class Notify:
             self.answer = register(self.registration, self.token, clock, say=say)
         except DeployError as err:
             self.problem = str(err)
+        except KeyboardInterrupt:  # Ctrl-C while Sleuth is slow: the deploy is live all the same, so say how to finish
+            self.problem = "interrupted (Ctrl-C) before Sleuth answered"
         except Exception as err:  # a notification must never turn a live deploy red, nor undo its retag
             self.problem = f"unexpected {type(err).__name__}: {self.token.scrub(str(err))}"
 
