@@ -10,7 +10,14 @@ the moment it is asked for, and a background thread moves that work along in rea
   an exit code;
 - `update_service(forceNewDeployment=True)` gets a new PRIMARY deployment, IN_PROGRESS, beside the old one,
   which then completes, is rolled back by the circuit breaker, or FAILS, over `rollout_seconds`, with
-  service events and, for failures, STOPPED task records whose `startedBy` is the deployment id.
+  service events and, for failures, STOPPED task records whose `startedBy` is the deployment id;
+- as in ECS, a new task definition (`update_service(taskDefinition=...)`, what ecs-deploy does) starts a new
+  deployment too (moto only swaps the definition), a rollback puts the service back on the old definition, and
+  each service keeps RUNNING task records of its current deployment (started when a rollout completes; those
+  of the deployment it replaced stop), which is what tools that count running tasks (ecs-deploy) look at.
+
+When each rollout started and ended (monotonic clock) is kept in `ended_rollouts`, for measuring how long a
+client takes to notice.
 
 Task states are set explicitly: each task the emulator touches gets an empty transition list, so moto's
 process-global `state_manager` pace (one status step per `describe_tasks`) neither applies to it nor is
@@ -86,6 +93,17 @@ def _deployment_id() -> str:
     return f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
 
 
+@dataclass(frozen=True)
+class RolloutEnd:
+    """A rollout the emulator finished: how it ended, and when (`time.monotonic()` of this process)."""
+
+    service: str
+    deployment_id: str
+    state: str  # COMPLETED, ROLLED_BACK, FAILED
+    started: float
+    ended: float
+
+
 @dataclass
 class _Migration:
     task: Task
@@ -141,6 +159,7 @@ class EcsEmulator:
         # What clients asked ECS for, in order: an auditor's view of a deploy.
         self.started_deployments: list[tuple[str, str]] = []  # (service, deployment id)
         self.one_off_tasks: list[str] = []  # task ARNs
+        self.ended_rollouts: list[RolloutEnd] = []
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -162,9 +181,13 @@ class EcsEmulator:
                 cluster = str(properties.get("cluster", "default")).split("/")[-1]
                 before = self.backend.services.get(f"{cluster}:{name}")
                 old = [dict(d) for d in before.deployments] if before is not None else []
+                old_definition = before.task_definition if before is not None else None
                 service = original_update_service(properties)
-                if old and service.deployments and service.deployments[0]["id"] != old[0]["id"]:
-                    self._start_rollout(service, service.deployments[0]["id"], old)
+                new_id = service.deployments[0]["id"] if service.deployments else None
+                if old and new_id == old[0]["id"] and self._arn(service.task_definition) != self._arn(old_definition):
+                    new_id = _deployment_id()  # ECS deploys a new task definition; moto only swaps it
+                if old and new_id and new_id != old[0]["id"]:
+                    self._start_rollout(service, new_id, old)
                 return service
 
         # Instance attributes shadow the class's methods for this backend only; `uninstall` removes them.
@@ -208,6 +231,7 @@ class EcsEmulator:
                 service.deployments = [deployment]
                 service.running_count = service.desired_count
                 service.pending_count = 0
+                self._run_tasks(service, deployment)
                 self._event(service, f"(service {service.name}) has reached a steady state.")
 
     # --- the background loop ---------------------------------------------------------------------------
@@ -392,6 +416,7 @@ class EcsEmulator:
                 pendingCount=0,
             )
             service.deployments = [d for d in service.deployments if d["id"] == new_id]
+            self._run_tasks(service, service.deployments[0])
             self._event(service, f"(service {name}) (deployment {new_id}) deployment completed.")
             self._event(service, f"(service {name}) has reached a steady state.")
         elif rollout.outcome == "rollback":
@@ -401,6 +426,8 @@ class EcsEmulator:
                 if d["id"] == rollout.previous_id
             ]
             service.deployments = restored
+            if restored:
+                service.task_definition = restored[0]["taskDefinition"]
             self._event(
                 service,
                 f"(service {name}) (deployment {new_id}) deployment failed: tasks failed to start. "
@@ -425,25 +452,13 @@ class EcsEmulator:
             self._event(service, f"(service {name}) (deployment {new_id}) deployment failed: tasks failed to start.")
         service.running_count = sum(d.get("runningCount", 0) for d in service.deployments)
         service.pending_count = 0
-        state = {"complete": "COMPLETED", "rollback": "rolled back", "fail": "FAILED"}[rollout.outcome]
-        self.say(f"ECS: {name}: deployment {new_id} {state}")
+        state = {"complete": "COMPLETED", "rollback": "ROLLED_BACK", "fail": "FAILED"}[rollout.outcome]
+        self.ended_rollouts.append(RolloutEnd(name, new_id, state, rollout.started, time.monotonic()))
+        self.say(f"ECS: {name}: deployment {new_id} {state.replace('ROLLED_BACK', 'rolled back')}")
 
     def _stopped_task(self, service: Any, rollout: _Rollout) -> None:
         """A task of the new deployment that stopped, findable by `list_tasks(startedBy=<deployment id>)`."""
-        cluster = self.backend._get_cluster(service.cluster_name)
-        definition = self.backend.describe_task_definition(service.task_definition)
-        task = Task(
-            cluster,
-            definition,
-            None,
-            self.backend._calculate_task_resource_requirements(definition),
-            backend=self.backend,
-            group=f"service:{service.name}",
-            launch_type="FARGATE",
-            started_by=rollout.deployment_id,
-            networking_configuration=service.network_configuration or None,
-        )
-        task._transitions = []
+        task = self._new_task(service, service.task_definition, rollout.deployment_id)
         if rollout.pending_tasks:  # the task the "has started" event named
             task.id = rollout.pending_tasks.pop(0)
         container = task.containers[0]
@@ -466,11 +481,58 @@ class EcsEmulator:
         task.stopped_at = task.execution_stopped_at = now
         task.desired_status = "STOPPED"
         task.last_status = "STOPPED"
-        tasks = self.backend.tasks.get(cluster.name, {})
-        self.backend.tasks[cluster.name] = {**tasks, task.task_arn: task}
+        self._add_tasks(service, [task])
         what = "failed container health checks" if rollout.outcome == "rollback" else "could not pull its image"
         self._event(service, f"(service {service.name}) (task {task.id}) {what}.")
         self.say(f"ECS: {service.name}: task {task.id} of {rollout.deployment_id} stopped: {task.stopped_reason}")
+
+    # --- a service's tasks -----------------------------------------------------------------------------
+
+    def _new_task(self, service: Any, task_definition: str, started_by: str) -> Task:
+        """A task record of `service`, its state ours to set (not yet listed: see `_add_tasks`)."""
+        cluster = self.backend._get_cluster(service.cluster_name)
+        definition = self.backend.describe_task_definition(task_definition)
+        task = Task(
+            cluster,
+            definition,
+            None,
+            self.backend._calculate_task_resource_requirements(definition),
+            backend=self.backend,
+            group=f"service:{service.name}",
+            launch_type="FARGATE",
+            started_by=started_by,
+            networking_configuration=service.network_configuration or None,
+        )
+        task._transitions = []
+        return task
+
+    def _add_tasks(self, service: Any, tasks: list[Task]) -> None:
+        listed = self.backend.tasks.get(service.cluster_name, {})
+        self.backend.tasks[service.cluster_name] = {**listed, **{t.task_arn: t for t in tasks}}
+
+    def _run_tasks(self, service: Any, deployment: dict[str, Any]) -> None:
+        """`deployment` now runs the service: its tasks RUNNING, those of earlier deployments stopped."""
+        now = utcnow()
+        for task in list(self.backend.tasks.get(service.cluster_name, {}).values()):
+            if task.group == f"service:{service.name}" and task.desired_status == "RUNNING":
+                task.stop_code = "ServiceSchedulerInitiated"
+                task.stopped_reason = f"Scaling activity initiated by (deployment {deployment['id']})"
+                task.containers[0].last_status = "STOPPED"
+                task.stopped_at = task.execution_stopped_at = now
+                task.desired_status = "STOPPED"
+                task.last_status = "STOPPED"
+        tasks = []
+        for _ in range(int(deployment.get("desiredCount") or service.desired_count)):
+            task = self._new_task(service, deployment["taskDefinition"], deployment["id"])
+            task.last_status = task.containers[0].last_status = "RUNNING"
+            task.started_at = now
+            tasks.append(task)
+        self._add_tasks(service, tasks)
+
+    def _arn(self, task_definition: str | None) -> str | None:
+        if not task_definition:
+            return None
+        return self.backend.describe_task_definition(task_definition).arn
 
     # --- helpers ---------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,10 +76,11 @@ def image_manifest(build: str) -> str:
     )
 
 
-def seed(clients: Any) -> World:
+def seed(clients: Any, services: Mapping[str, int] = settings.SERVICES) -> World:
     """Create the repository, images, cluster, task definitions, services and log group.
 
-    `clients(name)` returns a boto3 client for the emulated AWS.
+    `clients(name)` returns a boto3 client for the emulated AWS; `services` maps each service's name to its
+    desired task count.
     """
     account = clients("sts").get_caller_identity()["Account"]
     ecr, ecs, ec2, logs = clients("ecr"), clients("ecs"), clients("ec2"), clients("logs")
@@ -116,11 +118,11 @@ def seed(clients: Any) -> World:
     ecs.create_cluster(clusterName=settings.CLUSTER)
     image = f"{repo['repositoryUri']}:{settings.RELEASE_TAG}"
     for family, command, prefix in (
-        *((f"sandbox-{name}", _service_command(name), name) for name in settings.SERVICES),
+        *((f"sandbox-{name}", _service_command(name), name) for name in services),
         (settings.MIGRATION_TASK_DEFINITION, ["python", "manage.py", "help"], "migrate"),
     ):
         ecs.register_task_definition(**_task_definition(family, image, command, prefix, account))
-    for name, desired in settings.SERVICES.items():
+    for name, desired in services.items():
         ecs.create_service(
             cluster=settings.CLUSTER,
             serviceName=name,
@@ -144,7 +146,7 @@ def seed(clients: Any) -> World:
         new_sha=settings.NEW_SHA,
         new_digest=digests[settings.NEW_SHA],
         cluster=settings.CLUSTER,
-        services=tuple(settings.SERVICES),
+        services=tuple(services),
         subnets=subnets,
         security_groups=groups,
         migration_task_definition=settings.MIGRATION_TASK_DEFINITION,

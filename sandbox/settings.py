@@ -8,7 +8,8 @@ that they never appear in any output. The sandbox writes them to a file and neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 REGION = "us-east-1"
 REPOSITORY = "sandbox-app"
@@ -21,6 +22,11 @@ MIGRATION_TASK_DEFINITION = "sandbox-migrate"
 MIGRATION_COMMAND = ("python", "manage.py", "migrate")
 # service name -> desired task count
 SERVICES = {"web": 2, "worker": 1}
+
+
+def numbered_services(count: int, desired: int = 1) -> dict[str, int]:
+    """`count` services named svc01, svc02, ... each running `desired` tasks (the benchmark's N services)."""
+    return {f"svc{number:02d}": desired for number in range(1, count + 1)}
 
 # The release running now and the build CI has just pushed: commit ids, also their immutable image tags.
 CURRENT_SHA = "3f9a1c2"
@@ -55,6 +61,8 @@ class Options:
     aws_port: int = 0  # 0: a free port
     sleuth_port: int = 0
     verbose: bool = True  # print what the emulated ECS does and what the Sleuth stand-in receives
+    # service name -> desired task count; the first one's network settings are the migration's
+    services: Mapping[str, int] = field(default_factory=lambda: dict(SERVICES))
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -63,3 +71,5 @@ class Options:
             raise ValueError("migration and rollout times must be positive")
         if self.sleuth_failures < 0:
             raise ValueError("sleuth_failures must be 0 or more")
+        if not self.services or any(not name or desired < 1 for name, desired in self.services.items()):
+            raise ValueError("services: at least one, each with a name and a desired count of 1 or more")

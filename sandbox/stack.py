@@ -26,6 +26,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 
 from . import settings
+from .api_calls import ApiCalls
 from .ecs import EcsEmulator
 from .seed import World, seed
 from .sleuth import Registration, SleuthStandIn
@@ -63,6 +64,8 @@ class Sandbox:
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self.world: World | None = None
+        # Every AWS call the emulated AWS answers, by operation, as counted at the server (the benchmark reads it).
+        self.api_calls = ApiCalls()
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -72,7 +75,8 @@ class Sandbox:
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.options.aws_port, verbose=False)
         self._moto.start()
         try:
-            self.world = seed(self.client)
+            self.api_calls.install(self._moto)
+            self.world = seed(self.client, self.options.services)
             self._emulator = EcsEmulator(
                 ecs_backends[self.world.account][self.world.region],
                 self.client("logs"),

@@ -18,7 +18,7 @@ def check(c, env):
         say(f"Preflight for {environ.name}:")
         for line in preflight.lines():
             say(line)
-        failed = [item.name for item in preflight.checks if not item.ok and item.fatal]
+        failed = [item.name for item in preflight.checks if not item.ok]
         if failed:
             raise DeployError(f"{len(failed)} check(s) failed: {', '.join(failed)}")
         say(f"{environ.name} is ready to deploy")

@@ -28,7 +28,7 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
         from .core.sleuth import Notify
 
         with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock) as ctx:
-            preflight = run_checks(ctx, config.sleuth, sleuth_fatal=False)
+            preflight = run_checks(ctx)
             notify = Notify.prepare(environ, config.sleuth, sha=sha, tag=tag, ecr=ctx.registry.client)
             plan = release.prepare_deploy(ctx, sha=sha, tag=tag, preflight=preflight, notify=notify)
             if is_dry(c):

@@ -22,7 +22,7 @@ def rollback(c, env, timeout=None, break_lock=False):
         from .core.checks import run_checks
 
         with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock) as ctx:
-            preflight = run_checks(ctx, config.sleuth, sleuth_fatal=False)
+            preflight = run_checks(ctx)
             plan = release.prepare_rollback(ctx, preflight=preflight)
             if is_dry(c):
                 show_plan(plan.render())

@@ -152,6 +152,22 @@ class World:
                     networkConfiguration=self.network,
                 )
         self._task_definition("acme-migrate", "app", prefix="migrate")
+        self._new_deployments_start_in_progress()
+
+    def _new_deployments_start_in_progress(self) -> None:
+        """moto keeps a forced deployment's old rollout state; real ECS starts it IN_PROGRESS with no task."""
+        backend = self.backend
+        update = backend.update_service
+
+        def update_service(properties: dict[str, Any]) -> Any:
+            forced = properties.get("force_new_deployment")
+            service = update(properties)
+            if forced and service.deployments:
+                service.deployments[0].update(rolloutState="IN_PROGRESS", runningCount=0,
+                                              pendingCount=service.desired_count)
+            return service
+
+        backend.update_service = update_service
 
     def _push(self, number: int, *tags: str) -> str:
         return [self.ecr_put(number, tag) for tag in tags][0]

@@ -109,6 +109,8 @@ def test_deploy_through_fab_ends_with_the_summary(world, project, capsys, clock)
     assert world.digest_of("latest") == world.new_digest
     assert "    | Applying orders.0042... OK" in out
     assert f"deployed {NEW_SHA} to staging: acme-app:latest = {world.new_digest}" in out
+    assert out.count("Sleuth is not configured") == 1
+    assert out.rstrip().splitlines()[-1].startswith("WARNING: register it later with: fab notify --sha ")
 
 
 def test_failed_deploy_exits_1_with_what_failed_and_the_state(world, project, capsys, clock):
@@ -119,7 +121,7 @@ def test_failed_deploy_exits_1_with_what_failed_and_the_state(world, project, ca
     clock.on_sleep.append(fail)
     code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert code == 1
-    assert err.startswith("error: migrate failed: migration failed: task ") and "exited with code 1" in err
+    assert err.startswith("error: migrate failed: task ") and "exited with code 1" in err
     assert "release tag: acme-app:latest restored to" in out
     assert world.digest_of("latest") == world.old_digest
 

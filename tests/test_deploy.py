@@ -58,7 +58,7 @@ def test_failed_migration_restores_tag_and_leaves_services_alone(world, clock):
         deploy(world, clock)
 
     message = str(caught.value)
-    assert message.startswith("migrate failed: migration failed: task ")
+    assert message.startswith("migrate failed: task ")
     assert "exited with code 3" in message and "Essential container in task exited" in message
     assert world.digest_of("latest") == world.old_digest
     assert world.deployment_ids() == before
@@ -86,13 +86,31 @@ def test_rolled_back_rollout_is_a_failure_and_restores_tag(world, clock):
     with pytest.raises(DeployError) as caught:
         plan.execute(ctx)
 
-    assert str(caught.value) == "restart failed: rollout failed: web ROLLED_BACK"
+    assert str(caught.value) == (
+        "restart failed: web ROLLED_BACK - our deployment is gone: the circuit breaker rolled it back "
+        "(now on acme-web:1)"
+    )
     assert world.digest_of("latest") == world.old_digest
     out = "\n".join(world.output)
     assert "the circuit breaker rolled it back" in out
     assert "rolling back to deployment ecs-svc/old" in out
     assert "service worker: COMPLETED 1/1 running (runs the new image" in out
     assert "fab restart --env staging --service worker" in out
+
+
+def test_failure_after_a_good_deploy_puts_back_both_tags(world, clock):
+    """-previous must still name the image before the live one, or the next rollback has nowhere to go."""
+    clock.on_sleep.append(world.complete_rollouts())
+    deploy(world, clock)
+    third = world.ecr_put(3, "cccccccc")
+    clock.on_sleep[:] = [lambda: world.service("web").deployments[0].update(rolloutState="FAILED")]
+    ctx = world.context(clock, config=_without_migration())
+    with pytest.raises(DeployError):
+        release.prepare_deploy(ctx, sha="cccccccc", tag="cccccccc").execute(ctx)
+    assert world.digest_of("latest") == world.new_digest and world.digest_of("cccccccc") == third
+    assert world.digest_of("latest-previous") == world.old_digest
+    assert (f"release tag: acme-app:latest restored to sha256:{world.new_digest[7:19]}; latest-previous restored to "
+            f"sha256:{world.old_digest[7:19]}") in "\n".join(world.output)
 
 
 def test_first_deploy_has_no_previous_and_failure_removes_the_tag(world, clock):

@@ -123,12 +123,12 @@ def test_success_streams_logs_and_reads_once_more_after_stop(stubs):
     ("stopped", "expected"),
     [
         (task("STOPPED", exit_code=1, stopped_reason="Essential container in task exited"),
-         "migration failed: task 0f1e2d3c exited with code 1 (Essential container in task exited); "
+         "task 0f1e2d3c exited with code 1 (Essential container in task exited); "
          "its logs: /ecs/acme migrate/app/0f1e2d3c"),
         (task("STOPPED", stop_code="TaskFailedToStart", stopped_reason="CannotPullContainerError: no such image"),
-         "migration task 0f1e2d3c failed to start (CannotPullContainerError: no such image)"),
+         "task 0f1e2d3c failed to start (CannotPullContainerError: no such image)"),
         (task("STOPPED", stopped_reason="ResourceInitializationError: unable to pull secrets", reason="OOM"),
-         "migration task 0f1e2d3c stopped without an exit code: it never ran "
+         "task 0f1e2d3c stopped without an exit code: it never ran "
          "(ResourceInitializationError: unable to pull secrets; OOM)"),
     ],
 )
@@ -162,7 +162,7 @@ def test_timeout_leaves_the_task_and_says_how_to_stop_it(stubs):
     with pytest.raises(DeployError) as caught:
         run(ecs, logs, timeout=4)
     assert str(caught.value) == (
-        "migration task 0f1e2d3c still RUNNING after 4s; it was left running. Watch it in the ECS console, or stop "
+        "task 0f1e2d3c still RUNNING after 4s; it was left running. Watch it in the ECS console, or stop "
         "it: aws ecs stop-task --cluster acme --task 0f1e2d3c"
     )
 

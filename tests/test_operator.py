@@ -136,7 +136,8 @@ def test_check_fails_on_a_task_definition_that_ignores_the_release_tag(world, pr
     assert code == 1
     assert (f"  [FAIL] services run the release tag: web (acme-web-pinned:1) runs acme-app@{world.old_digest}: a "
             "retag and restart would change nothing there; make the task definition use acme-app:latest") in out
-    assert "[FAIL] sleuth: not configured, deploys will not be registered: set SLEUTH_API_TOKEN" in out
+    assert ("  [FAIL] sleuth: Sleuth is not configured: set the SLEUTH_API_TOKEN environment variable; deploys will "
+            "not be registered") in out
     assert err == "error: 2 check(s) failed: services run the release tag, sleuth\n"
 
 

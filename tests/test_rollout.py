@@ -127,11 +127,26 @@ def test_failed_rollout_reports_reason_events_and_stopped_tasks(ecs):
 
     assert rollouts["web"].state == rollout.FAILED
     explained = rollout.explain(rollouts)
-    assert explained[0] == f"  web: FAILED 0/2 running - {reason}"
+    assert lines == [f"    web: FAILED 0/2 running - {reason}"]
+    assert explained[0] == "  why web failed:"
     assert "    event 06:00:30: (service web) has started 2 tasks: (task 1a2b)." in explained
     assert not any("steady state" in line for line in explained)  # an event from before the restart
     assert explained[-1] == ("    stopped task 1a2b: CannotPullContainerError: pull image manifest has been retried "
                              "5 time(s); CannotPullContainerError: not found")
+
+
+def test_a_reason_ecs_repeats_for_task_and_container_is_said_once(ecs):
+    client, stubber = ecs
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "FAILED", 0)))
+    arn = "arn:aws:ecs:us-east-1:123456789012:task/acme/9f8e"
+    stubber.add_response("list_tasks", {"taskArns": [arn]},
+                         {"cluster": "acme", "desiredStatus": "STOPPED", "startedBy": "ecs-svc/new", "maxResults": 5})
+    pull = "CannotPullContainerError: pull image manifest has been retried 5 time(s): not found"
+    stubber.add_response("describe_tasks", {"tasks": [{"taskArn": arn, "lastStatus": "STOPPED", "stoppedReason": pull,
+                                                       "containers": [{"name": "web", "reason": pull}]}]},
+                         {"cluster": "acme", "tasks": [arn]})
+    rollouts, _, _ = follow(client, {"web": "ecs-svc/new"})
+    assert rollout.explain(rollouts)[-1] == f"    stopped task 9f8e: {pull}"
 
 
 def test_circuit_breaker_rollback_is_failure_though_the_service_is_steady(ecs):

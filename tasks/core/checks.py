@@ -3,13 +3,12 @@
 Assumptions: a retag and restart only change what runs when every service's task definition names
 `repository:release_tag` (a task definition pinned to a digest or another tag silently ignores the
 retag), so that is checked, not assumed. `fab check` prints the list and fails on any failed item;
-`deploy` runs the same list before it changes anything, where a missing Sleuth setting is a warning
-only (registering the deploy is not worth refusing a release for).
+`deploy` and `rollback` run the same list before they change anything, without the Sleuth item: a
+missing Sleuth setting is not worth refusing a release for, and their notify step says it once, at the end.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,26 +22,21 @@ from .identity import caller_identity, guard_account
 if TYPE_CHECKING:
     from .release import Context
 
-SLEUTH_TOKEN_VARIABLE = "SLEUTH_API_TOKEN"
-
-
 @dataclass(frozen=True)
 class Check:
     name: str
     ok: bool
     detail: str
-    fatal: bool = True
 
     def line(self) -> str:
-        mark = "ok  " if self.ok else ("FAIL" if self.fatal else "warn")
-        return f"  [{mark}] {self.name}: {self.detail}"
+        return f"  [{'ok  ' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
 
 
-def _attempt(name: str, probe: Callable[[], str], *, fatal: bool = True) -> Check:
+def _attempt(name: str, probe: Callable[[], str]) -> Check:
     try:
-        return Check(name, True, probe(), fatal)
+        return Check(name, True, probe())
     except DeployError as err:
-        return Check(name, False, str(err), fatal)
+        return Check(name, False, str(err))
 
 
 @dataclass(frozen=True)
@@ -54,14 +48,17 @@ class Preflight:
         return [c.line() for c in self.checks]
 
     def require(self) -> None:
-        """Raise when a fatal check failed, naming each."""
-        failed = [c for c in self.checks if not c.ok and c.fatal]
+        """Raise when a check failed, naming each."""
+        failed = [c for c in self.checks if not c.ok]
         if failed:
             raise DeployError("preflight failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
 
 
-def run_checks(ctx: Context, sleuth: SleuthSettings, *, sleuth_fatal: bool = True) -> Preflight:
-    """Every item, in the order a person would fix them; later items are skipped when their basis failed."""
+def run_checks(ctx: Context, sleuth: SleuthSettings | None = None) -> Preflight:
+    """Every item, in the order a person would fix them; later items are skipped when their basis failed.
+
+    `sleuth` None leaves the Sleuth settings out: a deploy's notify step says it once, at the end.
+    """
     env = ctx.env
     checks = [_attempt("credentials", lambda: _credentials(ctx))]
     if not checks[0].ok:
@@ -90,7 +87,8 @@ def run_checks(ctx: Context, sleuth: SleuthSettings, *, sleuth_fatal: bool = Tru
         if definitions:
             checks.append(_attempt("log groups", lambda: _log_groups(ctx, definitions.values())))
             checks.append(_attempt("services run the release tag", lambda: _runs_release_tag(ctx, definitions)))
-    checks.append(_sleuth(sleuth, fatal=sleuth_fatal))
+    if sleuth is not None:
+        checks.append(_attempt("sleuth", lambda: _sleuth(sleuth)))
     return Preflight(checks, services)
 
 
@@ -164,12 +162,10 @@ def image_tag(image: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else None
 
 
-def _sleuth(settings: SleuthSettings, *, fatal: bool) -> Check:
-    missing = [name for name, value in (("deploy.sleuth.org", settings.org),
-                                        ("deploy.sleuth.deployment", settings.deployment),
-                                        (SLEUTH_TOKEN_VARIABLE, os.environ.get(SLEUTH_TOKEN_VARIABLE))) if not value]
+def _sleuth(settings: SleuthSettings) -> str:
+    from .sleuth import missing_settings, not_configured, token_from_env
+
+    missing = missing_settings(settings, token_from_env())
     if missing:
-        return Check("sleuth", False, f"not configured, deploys will not be registered: set {', '.join(missing)}",
-                     fatal)
-    return Check("sleuth", True, f"{settings.url} org {settings.org}, deployment {settings.deployment}; token set",
-                 fatal)
+        raise DeployError(not_configured(missing) + "; deploys will not be registered")
+    return f"{settings.url} org {settings.org}, deployment {settings.deployment}; token set"

@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "timeout": 1800,
     "poll_interval": 5,
     "environments": {},
-    "sleuth": {"url": "https://app.sleuth.io", "org": None, "deployment": None, "tags": []},
+    "sleuth": {"url": "https://app.sleuth.io", "org": None, "deployment": None, "tags": [], "email": None},
 }
 
 DEFAULT_RELEASE_TAG = "latest"
@@ -72,6 +72,7 @@ class SleuthSettings:
     org: str | None
     deployment: str | None
     tags: tuple[str, ...]
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,7 @@ def _sleuth(raw: Any) -> SleuthSettings:
         org=str(raw["org"]) if raw.get("org") else None,
         deployment=str(raw["deployment"]) if raw.get("deployment") else None,
         tags=tuple(str(t).strip() for t in tags if str(t).strip()),
+        email=str(raw["email"]).strip() if raw.get("email") else None,
     )
 
 

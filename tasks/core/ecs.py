@@ -131,6 +131,14 @@ class Task:
     def container(self, name: str) -> ContainerState | None:
         return next((c for c in self.containers if c.name == name), None)
 
+    def reasons(self, container: str | None = None) -> list[str]:
+        """Why the task stopped: ECS's reason, then the container's (or every container's), each said once.
+
+        ECS often repeats the same text in both places (CannotPullContainerError, for one).
+        """
+        found = [self.stopped_reason] + [c.reason for c in self.containers if container in (None, c.name)]
+        return list(dict.fromkeys(r for r in found if r))
+
 
 def task_id(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]

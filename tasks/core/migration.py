@@ -148,7 +148,7 @@ def follow(
             break
     else:
         raise DeployError(
-            f"migration task {task.id} still {task.last_status} after {timeout:.0f}s; it was left running. "
+            f"task {task.id} still {task.last_status} after {timeout:.0f}s; it was left running. "
             f"Watch it in the ECS console, or stop it: {stop_command(spec.cluster, task.id)}"
         )
     show_new_lines()  # once more: lines written just before the stop arrive late
@@ -163,13 +163,13 @@ def stop_command(cluster: str, task_id: str) -> str:
 def judge(task: Task, container_name: str, stream: LogStream | None = None) -> int:
     """The container's exit code when it is 0; otherwise a `DeployError` saying why the task failed."""
     container = task.container(container_name)
-    reasons = [r for r in (task.stopped_reason, container.reason if container else None) if r]
+    reasons = task.reasons(container_name)
     why = f" ({'; '.join(reasons)})" if reasons else ""
     where = f"; its logs: {stream.location}" if stream is not None else ""
     if task.stop_code == "TaskFailedToStart":
-        raise DeployError(f"migration task {task.id} failed to start{why}{where}")
+        raise DeployError(f"task {task.id} failed to start{why}{where}")
     if container is None or container.exit_code is None:
-        raise DeployError(f"migration task {task.id} stopped without an exit code: it never ran{why}{where}")
+        raise DeployError(f"task {task.id} stopped without an exit code: it never ran{why}{where}")
     if container.exit_code != 0:
-        raise DeployError(f"migration failed: task {task.id} exited with code {container.exit_code}{why}{where}")
+        raise DeployError(f"task {task.id} exited with code {container.exit_code}{why}{where}")
     return 0

@@ -68,14 +68,19 @@ class Step(Protocol):
 
 @dataclass
 class Retag:
-    """Move the release tag to `source`, recording where it pointed as `<release_tag>-previous`."""
+    """Move the release tag to `source`, recording where it pointed as `<release_tag>-previous`.
+
+    Undoing it puts both tags back, so a failed deploy leaves `-previous` on the true previous image.
+    """
 
     env: Environment
     source: Image
     current: Image | None
+    previous: Image | None = None  # where `-previous` pointed before this run
     name: str = "retag"
     record_previous: bool = True  # a rollback moves back to -previous and leaves it as it is
     moved: bool = False
+    recorded: bool = False
 
     @property
     def unchanged(self) -> bool:
@@ -99,20 +104,29 @@ class Retag:
         if self.unchanged:
             return
         if self.current is not None and self.record_previous:
+            self.recorded = True  # set before the move: a failure half-way must still be undone
             ctx.registry.point(self.env.previous_tag, self.current)
-        self.moved = True  # set before the move: a failure half-way must still be undone
+        self.moved = True
         ctx.registry.point(self.env.release_tag, self.source)
 
     def undo(self, ctx: Context) -> str:
-        """Put the release tag back; return what was done, in a sentence."""
-        if not self.moved:
-            return f"{self.env.release_tag} was not moved"
+        """Put the release tag (and `-previous`) back; return what was done, in a sentence."""
+        done = []
         tag = f"{self.env.repository}:{self.env.release_tag}"
-        if self.current is None:
+        if self.moved and self.current is None:
             ctx.registry.remove(self.env.release_tag)
-            return f"{tag} removed again (this was its first deploy)"
-        ctx.registry.point(self.env.release_tag, self.current)
-        return f"{tag} restored to {self.current.short_digest}"
+            done.append(f"{tag} removed again (this was its first deploy)")
+        elif self.moved:
+            ctx.registry.point(self.env.release_tag, self.current)
+            done.append(f"{tag} restored to {self.current.short_digest}")
+        if self.recorded:
+            if self.previous is None:
+                ctx.registry.remove(self.env.previous_tag)
+                done.append(f"{self.env.previous_tag} removed again")
+            else:
+                ctx.registry.point(self.env.previous_tag, self.previous)
+                done.append(f"{self.env.previous_tag} restored to {self.previous.short_digest}")
+        return "; ".join(done) or f"{self.env.release_tag} was not moved"
 
 
 @dataclass
@@ -167,9 +181,8 @@ class Restart:
         if failed:
             for line in rollout.explain(self.rollouts):
                 ctx.say(line)
-            raise DeployError(
-                "rollout failed: " + ", ".join(f"{r.service} {r.state}" for r in failed)
-            )
+            raise DeployError("; ".join(f"{r.service} {r.state}" + (f" - {r.reason}" if r.reason else "")
+                                        for r in failed))
 
     def states(self) -> str:
         return ", ".join(f"{r.service} {r.state} {r.running}/{r.desired}" for r in self.rollouts.values())
@@ -290,7 +303,7 @@ def prepare_deploy(
 ) -> Plan:
     """Every read a deploy needs, then the plan: retag, migrate, restart (and notify).
 
-    With a `preflight`, its fatal failures stop the deploy here, before anything changes.
+    With a `preflight`, any failed check stops the deploy here, before anything changes.
     """
     env = ctx.env
     if preflight is not None:
@@ -347,7 +360,9 @@ def prepare_retag(ctx: Context, tag: str) -> Retag:
             "and push each build under its own unique tag"
         )
     source = ctx.registry.require(tag)
-    return Retag(env=env, source=source, current=ctx.registry.find(env.release_tag))
+    current = ctx.registry.find(env.release_tag)
+    previous = ctx.registry.find(env.previous_tag) if current is not None else None
+    return Retag(env=env, source=source, current=current, previous=previous)
 
 
 def prepare_migrate(ctx: Context, services: dict[str, Service], command: Sequence[str] | None = None) -> Migrate:

@@ -134,17 +134,17 @@ def wait(
 
 
 def explain(rollouts: dict[str, Rollout]) -> list[str]:
-    """Why each failed rollout failed: its reason, the service's events since the restart, its stopped tasks."""
+    """Why each failed rollout failed, beyond its state line: the service's events since the restart and the
+    stopped tasks of our deployment."""
     lines: list[str] = []
     for rollout in rollouts.values():
-        if rollout.ok:
+        if rollout.ok or not (rollout.events or rollout.stopped_tasks):
             continue
-        lines.append(f"  {rollout.line()}")
+        lines.append(f"  why {rollout.service} failed:")
         for event in sorted(rollout.events, key=lambda e: e.created_at)[-10:]:
             lines.append(f"    event {event.created_at:%H:%M:%S}: {event.message}")
         for task in rollout.stopped_tasks:
-            reasons = [r for r in [task.stopped_reason] + [c.reason for c in task.containers] if r]
             exits = ", ".join(f"{c.name} exit {c.exit_code}" for c in task.containers if c.exit_code is not None)
-            detail = "; ".join(reasons + ([exits] if exits else []))
+            detail = "; ".join(task.reasons() + ([exits] if exits else []))
             lines.append(f"    stopped task {task.id}: {detail or 'no reason given'}")
     return lines

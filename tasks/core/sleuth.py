@@ -153,7 +153,7 @@ def build(
     if image_link:
         links.append(("ECR image", image_link))
     # deploy.sleuth.email where the config declares it; else the commit's author, when git knows the commit
-    email = getattr(settings, "email", None) or (author or author_email)(sha)
+    email = settings.email or (author or author_email)(sha)
     return Registration(
         url=settings.url,
         org=str(settings.org),
@@ -219,15 +219,14 @@ def image_link(ecr: Any, repository: str, tag: str, region: str | None = None) -
 
 def quick_ecr_client(region: str | None) -> Any:
     """An ECR client that gives up fast (short timeouts, one retry): for a lookup that is only nice to have."""
-    import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
-    from .aws import translate
+    from .aws import connect, translate
 
     config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
     try:
-        return boto3.session.Session(region_name=region).client("ecr", config=config)
+        return connect(region).session.client("ecr", config=config)
     except BotoCoreError as err:
         raise translate(err, "ecr:DescribeImages") from None
 
@@ -397,7 +396,7 @@ class Notify:
     def send(self, clock: Clock, say: Say) -> None:
         if self.registration is None or self.token is None:
             self.problem = self.missing[0]
-            say("    skipped: Sleuth is not configured (the last line says what is missing)")
+            say("    skipped: not configured (the last line says what is missing)")
             return
         say(f"    POST {self.registration.endpoint} (sha {self.sha}, environment {self.registration.environment})")
         try:
