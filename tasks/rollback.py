@@ -1,4 +1,4 @@
-"""`fab rollback`: move the release tag back to the previous image and restart; no migration."""
+"""`fab rollback`: move the release tag back to the previous image, restart, and tell Sleuth; no migration."""
 
 from invoke import task
 
@@ -20,15 +20,26 @@ def rollback(c, env, timeout=None, break_lock=False):
         limit = seconds(timeout)
         from .core import release
         from .core.checks import run_checks
+        from .core.sleuth import Notify
 
         with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock) as ctx:
-            preflight = run_checks(ctx)
-            plan = release.prepare_rollback(ctx, preflight=preflight)
+            plan = release.prepare_rollback(ctx, preflight=run_checks(ctx))
+            retag, restart = plan.steps
+            commit = release.commit_of(ctx, retag.source)
+            notify = None
+            if commit is not None:
+                notify = Notify.prepare(environ, config.sleuth, sha=commit[0], tag=commit[1], ecr=ctx.registry.client)
+                plan.steps.append(notify)
             if is_dry(c):
                 show_plan(plan.render())
                 return
             say(f"Rolling back {environ.name}; no migration runs (reversing one is the application's own job)")
             plan.execute(ctx)
-            retag = plan.steps[0]
             say(f"rolled back {environ.name}: {environ.repository}:{environ.release_tag} = {retag.source.digest}; "
-                f"{plan.steps[1].states()}")
+                f"{restart.states()}")
+            if notify is None:
+                say(f"warning: Sleuth was not told: the previous image {retag.source.short_digest} carries no tag with "
+                    "its commit sha")
+            else:
+                for line in notify.report():
+                    say(line)

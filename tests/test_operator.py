@@ -6,7 +6,7 @@ import json
 
 import pytest
 import yaml
-from conftest import CONFIG, NEW_SHA, NEW_TAG, fab
+from conftest import CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, fab
 
 LOCK = "/fab-deploy/acme-staging/staging/lock"
 
@@ -224,3 +224,18 @@ def test_interrupt_during_restart_says_what_changed_and_releases_the_lock(world,
     assert "  to undo: fab rollback --env staging" in out
     assert lock_value(world) is None
     assert world.digest_of("latest") == world.new_digest
+
+
+def test_rollback_registers_the_previous_images_commit_with_sleuth(world, project, capsys, clock, monkeypatch):
+    import responses
+    from responses import matchers
+
+    deployed(world, project, capsys, clock)
+    monkeypatch.setenv("SLEUTH_API_TOKEN", FAKE_SLEUTH_TOKEN)
+    endpoint = "https://app.sleuth.io/api/1/deployments/acme/acme-app/register_deploy"
+    with responses.RequestsMock() as sleuth_api:
+        sleuth_api.post(endpoint, body="Success", match=[matchers.json_params_matcher(
+            {"sha": "aaaaaaa", "environment": "staging"}, strict_match=False)])
+        code, out, err = fab(capsys, "rollback", "--env", "staging")
+    assert (code, err) == (0, "")
+    assert "Sleuth" in out.rstrip().splitlines()[-1] and FAKE_SLEUTH_TOKEN not in out

@@ -10,6 +10,7 @@ state each service is in. A notification never turns a deploy red: its failure i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -382,6 +383,26 @@ def prepare_restart(ctx: Context, only: Sequence[str] = ()) -> Restart:
             f"{', '.join(env.services)}"
         )
     return Restart(ctx.cluster.services(list(only) or list(env.services)))
+
+
+_BUILD_TAG = re.compile(r"^\d{8}\.\d{6}-(?P<sha>[0-9a-f]{7,40})$")
+_SHA_TAG = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def commit_of(ctx: Context, image: Image) -> tuple[str, str] | None:
+    """(sha, tag) of the commit an image was built from, read from the tags CI pushed it under.
+
+    The full sha tag wins; else a short-sha tag or the build tag `YYYYMMDD.HHMMSS-<sha>`; None when the
+    image carries neither.
+    """
+    detail = ctx.registry.describe(image.digest)
+    tags = detail.tags if detail else ()
+    candidates = sorted(((len(t), t, t) for t in tags if _SHA_TAG.match(t)), reverse=True)
+    candidates += [(len(m["sha"]), m["sha"], t) for t in tags if (m := _BUILD_TAG.match(t))]
+    if not candidates:
+        return None
+    _, sha, tag = max(candidates)
+    return sha, tag
 
 
 def release_image(ctx: Context) -> Image:

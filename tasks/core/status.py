@@ -86,12 +86,12 @@ def render(status: dict[str, Any]) -> list[str]:
         else:
             tags = ", ".join(image["other_tags"]) or "no other tags"
             lines.append(f"  {image['tag']:<20} {image['digest'][:19]}  pushed {image['pushed_at']}  [{tags}]")
-    lines.append(f"  {'SERVICE':<12} {'DEPLOYMENT':<24} {'STATUS':<8} {'ROLLOUT':<12} {'TASKS':<7} "
+    lines.append(f"  {'SERVICE':<12} {'DEPLOYMENT':<28} {'STATUS':<8} {'ROLLOUT':<12} {'TASKS':<7} "
                  f"{'TASK DEF':<24} SINCE")
     for service in status["services"]:
         for d in service["deployments"]:
             tasks = f"{d['running']}/{d['desired']}"
-            lines.append(f"  {service['name']:<12} {d['id']:<24} {d['status']:<8} {d['rollout_state'] or '-':<12} "
+            lines.append(f"  {service['name']:<12} {d['id']:<28} {d['status']:<8} {d['rollout_state'] or '-':<12} "
                          f"{tasks:<7} {d['task_definition']:<24} {d['since'] or '-'}")
             if d["rollout_state"] == "FAILED" and d["rollout_reason"]:
                 lines.append(f"  {'':<12} reason: {d['rollout_reason']}")
