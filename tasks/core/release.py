@@ -176,7 +176,7 @@ class Restart:
         return lines
 
     def run(self, ctx: Context) -> None:
-        self.rollouts = rollout.start(ctx.cluster, list(self.services), ctx.clock, ctx.say)
+        rollout.start(ctx.cluster, list(self.services), ctx.clock, ctx.say, self.rollouts)
         rollout.wait(ctx.cluster, self.rollouts, ctx.clock, timeout=ctx.timeout, interval=ctx.interval, say=ctx.say)
         failed = [r for r in self.rollouts.values() if not r.ok]
         if failed:

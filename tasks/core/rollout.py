@@ -70,9 +70,14 @@ def judge(deployment: Deployment | None, service: Service) -> tuple[str, str | N
     return IN_PROGRESS, None
 
 
-def start(cluster: Cluster, services: Sequence[str], clock: Clock, say: Say) -> dict[str, Rollout]:
-    """Force a new deployment of every service, at once, keeping each new deployment's id."""
-    rollouts: dict[str, Rollout] = {}
+def start(
+    cluster: Cluster, services: Sequence[str], clock: Clock, say: Say, rollouts: dict[str, Rollout] | None = None
+) -> dict[str, Rollout]:
+    """Force a new deployment of every service, at once, keeping each new deployment's id.
+
+    Fills `rollouts` as it goes, so a Ctrl-C half-way still knows which services it restarted.
+    """
+    rollouts = {} if rollouts is None else rollouts
     for name in services:
         requested_at = clock.now()
         try:
