@@ -34,5 +34,16 @@ demo: install
 sandbox: install
 	$(BIN)/python -m sandbox --scenario $(SCENARIO)
 
+# `make bench`: issue 7's benchmark (bench/): `fab` against the sandbox, side by side with the AWS CLI and
+# ecs-deploy; prints the tables and writes bench/results.json. About 8 minutes; not part of `make test`.
+.PHONY: bench
+
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: install $(VENV)/.bench-installed
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) reports .pytest_cache

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,12 +57,28 @@ def run_fab(
     `echo` gets each output line as it arrives (the demo prints them live).
     """
     command = (fab_executable(), "-f", str(config_file), *arguments)
-    env = sandbox.process_environment()
-    env["PYTHONUNBUFFERED"] = "1"  # lines as they happen, not when a pipe buffer fills
     started = time.monotonic()
+    exit_code, output = stream(command, sandbox.process_environment(), echo=echo, timeout=timeout)
+    return FabRun(command=command, exit_code=exit_code, output=output, seconds=time.monotonic() - started)
+
+
+def stream(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    cwd: Path | str = REPOSITORY_ROOT,
+    echo: Callable[[str], None] | None = None,
+    timeout: float = 120,
+) -> tuple[int, str]:
+    """Run `command` (from the repository root by default); return its exit status and output.
+
+    stdout and stderr come as one stream, as a terminal shows them; `echo` gets each line as it arrives. A command
+    still running after `timeout` seconds is killed (exit status -9).
+    """
+    env = {**env, "PYTHONUNBUFFERED": "1"}  # lines as they happen, not when a pipe buffer fills
     process = subprocess.Popen(
-        command,
-        cwd=REPOSITORY_ROOT,
+        list(command),
+        cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -82,4 +98,4 @@ def run_fab(
         exit_code = process.wait()
     finally:
         killer.cancel()
-    return FabRun(command=command, exit_code=exit_code, output="".join(lines), seconds=time.monotonic() - started)
+    return exit_code, "".join(lines)

@@ -7,8 +7,8 @@ Defaults are declared with `ns.configure` so `FABRIC_DEPLOY_*` environment varia
 
 from invoke import Collection
 
-from . import _secrets, check, deploy, image_tag, migrate, notify, restart, retag, rollback, status
-from .core.config import DEFAULTS
+from . import check, deploy, image_tag, migrate, notify, restart, retag, rollback, status
+from .core.defaults import DEFAULTS
 
 ns = Collection()
 ns.add_task(deploy.deploy)
@@ -21,4 +21,3 @@ ns.add_task(status.status)
 ns.add_task(check.check)
 ns.add_task(image_tag.image_tag)
 ns.configure({"deploy": DEFAULTS})
-_secrets.redact_logs()  # `fab --debug` logs request headers: keep secrets out of them

@@ -15,18 +15,24 @@ from typing import TYPE_CHECKING, Any
 from invoke import Context as InvokeContext
 from invoke.exceptions import Exit
 
-from .core.clock import Clock, SystemClock
-from .core.config import Environment, Settings, load_settings, parse_seconds
 from .core.errors import DeployError
 
 if TYPE_CHECKING:
+    from .core.clock import Clock
+    from .core.config import Environment, Settings
     from .core.release import Context
 
 
 BREAK_LOCK_HELP = "take over the deploy lock when its holder has been gone longer than the timeout"
 
+def _system_clock() -> Clock:
+    from .core.clock import SystemClock
+
+    return SystemClock()
+
+
 # The one place tasks get their clock: tests replace it with a fake one, so no wait sleeps for real.
-make_clock: Callable[[], Clock] = SystemClock
+make_clock: Callable[[], Clock] = _system_clock
 
 
 def say(line: str = "") -> None:
@@ -35,7 +41,13 @@ def say(line: str = "") -> None:
 
 @contextmanager
 def boundary() -> Iterator[None]:
-    """Expected failures: one line on stderr, exit status 1 (130 after Ctrl-C)."""
+    """Expected failures: one line on stderr, exit status 1 (130 after Ctrl-C).
+
+    Also keeps secrets out of log output from here on: `fab --debug` makes botocore log request headers.
+    """
+    from ._secrets import redact_logs
+
+    redact_logs()
     try:
         yield
     except DeployError as err:
@@ -47,6 +59,8 @@ def boundary() -> Iterator[None]:
 
 
 def settings(c: InvokeContext) -> Settings:
+    from .core.config import load_settings
+
     return load_settings(c.config.get("deploy"))
 
 
@@ -60,6 +74,8 @@ def is_dry(c: InvokeContext) -> bool:
 
 def seconds(value: Any) -> float | None:
     """The --timeout flag: a positive number of seconds, or None for the configured timeout."""
+    from .core.config import parse_seconds
+
     return parse_seconds(value, "--timeout")
 
 

@@ -3,7 +3,6 @@
 from invoke import task
 
 from ._runtime import BREAK_LOCK_HELP, boundary, changing, is_dry, say, seconds, settings, show_plan
-from .core.config import check_release_source, check_sha
 
 
 @task(
@@ -18,6 +17,7 @@ from .core.config import check_release_source, check_sha
 def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
     """Deploy a CI-built image: move the release tag, migrate, restart services and wait for them."""
     with boundary():
+        from .core.config import check_release_source, check_sha
         config = settings(c)
         environ = config.environment(env)
         sha = check_sha(sha)

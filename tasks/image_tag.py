@@ -7,11 +7,12 @@ from invoke import task
 
 from . import _runtime
 from ._runtime import boundary, say
-from .core import image_tag as tags
 
 
 @task(help={"sha": "git commit id being built (7-40 hex characters)"})
 def image_tag(c, sha):
     """Print the image tag for SHA built now: YYYYMMDD.HHMMSS-<short sha>, in UTC."""
     with boundary():
+        from .core import image_tag as tags
+
         say(tags.image_tag(sha, _runtime.make_clock().now()))

@@ -3,7 +3,6 @@
 from invoke import task
 
 from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, is_dry, say, seconds, show_plan
-from .core.config import parse_command
 from .core.errors import DeployError
 
 
@@ -18,6 +17,7 @@ from .core.errors import DeployError
 def migrate(c, env, command=None, timeout=None, break_lock=False):
     """Run the database migration as a one-off Fargate task on the current release image."""
     with boundary():
+        from .core.config import parse_command
         environ = environment(c, env)
         words = parse_command(command) if command else (environ.migrate.command if environ.migrate else None)
         if not words:

@@ -9,7 +9,6 @@ from invoke import task
 
 from . import _runtime
 from ._runtime import boundary, environment, is_dry, say, settings, show_plan
-from .core.config import check_sha, check_tag
 from .core.errors import DeployError
 
 
@@ -23,6 +22,7 @@ from .core.errors import DeployError
 def notify(c, sha, env, tag=None):
     """Register a deploy with Sleuth (token from SLEUTH_API_TOKEN); fab deploy does this itself."""
     with boundary():
+        from .core.config import check_sha, check_tag
         environ = environment(c, env)
         sha = check_sha(sha)
         if tag:

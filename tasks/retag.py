@@ -3,7 +3,6 @@
 from invoke import task
 
 from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, is_dry, say, show_plan
-from .core.config import check_release_source
 
 
 @task(
@@ -16,6 +15,7 @@ from .core.config import check_release_source
 def retag(c, tag, env, break_lock=False):
     """Move the environment's release tag (e.g. latest) to the image with TAG; no restart."""
     with boundary():
+        from .core.config import check_release_source
         environ = environment(c, env)
         tag = check_release_source(tag, environ)
         from .core.release import Plan, prepare_retag

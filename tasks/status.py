@@ -1,7 +1,5 @@
 """`fab status`: what an environment runs now, who holds its deploy lock; reads only."""
 
-import json
-
 from invoke import task
 
 from ._runtime import boundary, connect, say, settings
@@ -26,6 +24,8 @@ def status(c, env=None, all=False, json_=False):
 
         results = [collect(connect(config.environment(name))) for name in names]
         if json_:
+            import json
+
             say(json.dumps(results if all else results[0], indent=2))
             return
         for number, result in enumerate(results):

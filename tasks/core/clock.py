@@ -55,15 +55,20 @@ class FakeClock:
 
 
 def poll(clock: Clock, *, interval: float, timeout: float) -> Iterator[float]:
-    """Yield the seconds elapsed, once now and then every `interval`, until `timeout` has passed.
+    """Yield the seconds elapsed, once now and then on a fixed schedule every `interval`, until `timeout`.
 
-    The caller breaks out when what it waits for has happened; running off the end means the
-    timeout passed, and the caller says what it was still waiting for.
+    The schedule is start + k * interval, whatever the caller's own work between two yields costs (AWS
+    calls, printing), so a change is seen at most one interval plus one request after it happened; a
+    tick the work overran is skipped, not queued. The caller breaks out when what it waits for has
+    happened; running off the end means the timeout passed, and the caller says what it still waited for.
     """
     started = clock.monotonic()
+    tick = 0
     while True:
         elapsed = clock.monotonic() - started
         yield elapsed
         if elapsed >= timeout:
             return
-        clock.sleep(min(interval, max(timeout - elapsed, 0.0)))
+        now = clock.monotonic() - started
+        tick = max(tick + 1, int(now // interval) + 1)
+        clock.sleep(max(min(tick * interval, timeout) - now, 0.0))

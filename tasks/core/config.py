@@ -14,16 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .defaults import DEFAULTS
 from .errors import DeployError
-
-DEFAULTS: dict[str, Any] = {
-    "repository": None,
-    "region": None,
-    "timeout": 1800,
-    "poll_interval": 5,
-    "environments": {},
-    "sleuth": {"url": "https://app.sleuth.io", "org": None, "deployment": None, "tags": [], "email": None},
-}
 
 DEFAULT_RELEASE_TAG = "latest"
 PREVIOUS_SUFFIX = "-previous"
