@@ -43,7 +43,8 @@ def targets(results: dict[str, Any], pace: Pace) -> list[dict[str, Any]]:
     worst_exit = max(row["exit_after_slowest_s"] for row in fab)
     worst_report = max(row["report_after_slowest_s"] for row in fab)
     per_poll = {row["n"]: row["describe_services_per_poll"] for row in fab if "phase" not in row}
-    per_poll_ok = all(v == [math.ceil(n / 10)] for n, v in per_poll.items())
+    # at most one call per 10 services still pending: fewer once some rollouts are done
+    per_poll_ok = all(v and max(v) <= math.ceil(n / 10) for n, v in per_poll.items())
     lags: dict[str, float] = {}
     for row in results["detection"]:
         if row["tool"] == "fab" and row["lag"]["max"] is not None:
