@@ -1,0 +1,87 @@
+"""End to end: the single steps and the operator tasks, through the real `fab` against one sandbox.
+
+The order is an operator's evening: the steps CI runs one by one (retag, migrate, restart, notify), then a
+rollback, with `fab status --json` read after each as a script would. Pace as in test_fab_deploy.py.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import Options, Sandbox, settings
+from sandbox.fab import FabRun, run_fab
+
+ENV = settings.ENVIRONMENT
+PREVIOUS = settings.RELEASE_TAG + "-previous"
+
+
+class Operator:
+    def __init__(self, sandbox: Sandbox, config: Path) -> None:
+        self.sandbox = sandbox
+        self.config = config
+
+    def fab(self, *arguments: str) -> FabRun:
+        return run_fab(self.sandbox, self.config, arguments, timeout=60)
+
+    def status(self) -> dict[str, Any]:
+        run = self.fab("status", "--env", ENV, "--json")
+        assert run.exit_code == 0, run.output
+        return json.loads(run.output)
+
+
+@pytest.fixture(scope="module")
+def operator() -> Iterator[Operator]:
+    with Sandbox(Options(scenario="success", migration_seconds=0.3, rollout_seconds=0.5)) as sandbox, \
+            tempfile.TemporaryDirectory(prefix="e2e-") as directory:
+        config, _ = sandbox.write_files(directory, poll_interval=0.05, timeout=15)
+        yield Operator(sandbox, config)
+
+
+def test_the_steps_one_by_one_then_a_rollback(operator: Operator) -> None:
+    sandbox, world = operator.sandbox, operator.sandbox.world
+    assert world is not None
+    before = operator.status()
+
+    retag = operator.fab("retag", "--tag", world.new_sha, "--env", ENV)
+    assert retag.exit_code == 0, retag.output
+    after_retag = operator.status()
+    assert after_retag["release_tag"]["digest"] == sandbox.image_tags()[world.new_sha]
+    assert after_retag["previous"]["digest"] == before["release_tag"]["digest"]
+    assert [d["id"] for s in after_retag["services"] for d in s["deployments"]] == \
+        [d["id"] for s in before["services"] for d in s["deployments"]]  # a retag restarts nothing
+
+    migrate = operator.fab("migrate", "--env", ENV)
+    assert migrate.exit_code == 0, migrate.output
+    assert migrate.lines[-1].startswith(f"migrated {ENV} on ")
+    assert any(line.strip().startswith("| ") for line in migrate.lines)
+
+    restart = operator.fab("restart", "--env", ENV, "--service", "web")
+    assert restart.exit_code == 0, restart.output
+    assert restart.lines[-1] == f"restarted {ENV}: web COMPLETED 2/2"
+    after_restart = operator.status()
+    web, worker = (next(s for s in after_restart["services"] if s["name"] == n) for n in ("web", "worker"))
+    assert web["deployments"][0]["id"] != before["services"][0]["deployments"][0]["id"]
+    assert worker["deployments"] == next(s for s in before["services"] if s["name"] == "worker")["deployments"]
+
+    notify = operator.fab("notify", "--sha", world.new_sha, "--env", ENV)
+    assert notify.exit_code == 0, notify.output
+    assert [r.body["sha"] for r in sandbox.registrations] == [world.new_sha]
+
+    rollback = operator.fab("rollback", "--env", ENV)
+    assert rollback.exit_code == 0, rollback.output
+    after = operator.status()
+    assert after["release_tag"]["digest"] == before["release_tag"]["digest"]
+    assert after["previous"]["digest"] == before["release_tag"]["digest"]
+    assert all(s["deployments"][0]["rollout_state"] == "COMPLETED" for s in after["services"])
+    assert [r.body["sha"] for r in sandbox.registrations] == [world.new_sha, world.current_sha]
+    assert after["lock"] is None
+
+    again = operator.fab("rollback", "--env", ENV)
+    assert again.exit_code == 1
+    assert again.lines[-1].startswith("error: nothing to roll back: ")
