@@ -239,3 +239,19 @@ def test_rollback_registers_the_previous_images_commit_with_sleuth(world, projec
         code, out, err = fab(capsys, "rollback", "--env", "staging")
     assert (code, err) == (0, "")
     assert "Sleuth" in out.rstrip().splitlines()[-1] and FAKE_SLEUTH_TOKEN not in out
+
+
+def test_interrupt_during_the_migration_names_the_task_still_running(world, project, capsys, clock):
+    def interrupt() -> None:
+        if world.migration_tasks():
+            raise KeyboardInterrupt
+
+    clock.on_sleep.append(interrupt)
+    before = world.deployment_ids()
+    code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert code == 130
+    task_id = world.migration_tasks()[0].id
+    assert (f"  migration task {task_id} is still running in ECS; watch it in the console or stop it: aws ecs "
+            f"stop-task --cluster acme-staging --task {task_id}") in out
+    assert "  not started: restart, notify" in out
+    assert world.deployment_ids() == before and lock_value(world) is None
