@@ -13,10 +13,9 @@ class DeployError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, details: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        self.details = details
 
     def __str__(self) -> str:
         return self.message

@@ -230,7 +230,7 @@ class Plan:
                 for line in self._aftermath(ctx, step, done):
                     ctx.say(line)
                 if isinstance(err, DeployError):
-                    raise DeployError(f"{step.name} failed: {err}", details=err.details) from err
+                    raise DeployError(f"{step.name} failed: {err}") from err
                 raise
             done.append(step)
 
