@@ -87,15 +87,18 @@ class Registry:
                 response = self.client.describe_repositories(repositoryNames=[self.repository])
             except ClientError as err:
                 if error_code(err) == "RepositoryNotFoundException":
-                    raise DeployError(
-                        f"ECR repository {self.repository!r} not found in this account and region: check "
-                        "deploy.repository, the region and the credentials in use"
-                    ) from None
+                    raise self._missing_repository() from None
                 raise translate(err, "ecr:DescribeRepositories") from err
             except BotoCoreError as err:
                 raise translate(err, "ecr:DescribeRepositories") from err
             self._settings = response["repositories"][0]
         return self._settings
+
+    def _missing_repository(self) -> DeployError:
+        return DeployError(
+            f"ECR repository {self.repository!r} not found in this account and region: check deploy.repository, "
+            "the region and the credentials in use"
+        )
 
     def find(self, tag: str) -> Image | None:
         """The image `repository:tag`, or None when no image has that tag."""
@@ -107,9 +110,7 @@ class Registry:
             )
         except ClientError as err:
             if error_code(err) == "RepositoryNotFoundException":
-                raise DeployError(
-                    f"ECR repository {self.repository!r} not found: check deploy.repository and the region"
-                ) from None
+                raise self._missing_repository() from None
             raise translate(err, "ecr:BatchGetImage") from err
         except BotoCoreError as err:
             raise translate(err, "ecr:BatchGetImage") from err
