@@ -44,10 +44,9 @@ class ApiCalls:
         self._lock = threading.Lock()
         self._calls: list[ApiCall] = []
 
-    def install(self, server: Any) -> None:
-        """Wrap the app of a started `ThreadedMotoServer`."""
-        inner = server._server.app
-        server._server.app = self.middleware(inner)
+    def install(self, server: Any, inner: Callable[[WsgiApp], WsgiApp] = lambda app: app) -> None:
+        """Wrap the app of a started `ThreadedMotoServer` (and `inner` between this count and the app)."""
+        server._server.app = self.middleware(inner(server._server.app))
 
     def middleware(self, app: WsgiApp) -> WsgiApp:
         def counting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

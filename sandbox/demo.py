@@ -1,10 +1,11 @@
 """`make demo [SCENARIO=...]`: start the sandbox, run a real `fab deploy` against it, show what happened.
 
-Exit status: 0 when the deploy ended the way the scenario means it to, 1 otherwise. For `success` that is
-`fab` exiting 0 with the release tag on the new build and Sleuth told; for a fault scenario it is `fab`
-exiting 1 with the release tag back on the current build and Sleuth told nothing. So `make demo
-SCENARIO=migration-fails` exits 0 after showing a failed deploy, and a demo that exits 1 means the
-deploy tasks (or the sandbox) misbehaved; the last line says which check failed and `fab`'s own status.
+Exit status: 0 when the deploy ended the way the scenario means it to, 1 otherwise. For `success` and
+`flaky-aws` that is `fab` exiting 0 with the release tag on the new build, every service's tasks on it and
+Sleuth told; for a fault scenario it is `fab` exiting 1 with the release tag back on the current build, every
+service's tasks back on it once ECS settles, and Sleuth told nothing. So `make demo SCENARIO=worker-fails`
+exits 0 after showing a failed deploy being put back, and a demo that exits 1 means the deploy tasks (or the
+sandbox) misbehaved; the last line says which check failed and `fab`'s own status.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,14 @@ from . import settings
 from .fab import run_fab
 from .stack import Sandbox
 
+SUCCEEDS = ("success", "flaky-aws")
 
-def deploy_arguments(world: Any) -> list[str]:
-    return ["deploy", "--sha", world.new_sha, "--tag", world.new_sha, "--env", settings.ENVIRONMENT]
+
+def deploy_arguments(world: Any, options: settings.Options | None = None) -> list[str]:
+    arguments = ["deploy", "--sha", world.new_sha, "--tag", world.new_sha, "--env", settings.ENVIRONMENT]
+    if options is not None and options.scenario == "rollout-hangs":  # a rollout that outlasts --timeout
+        arguments += ["--timeout", f"{2 * max(options.migration_seconds, options.rollout_seconds):g}"]
+    return arguments
 
 
 def service_states(sandbox: Sandbox, before: dict[str, str]) -> dict[str, str]:
@@ -43,7 +50,7 @@ def check(sandbox: Sandbox, exit_code: int) -> list[str]:
     """What is wrong with the outcome for this scenario (empty when it is as the scenario means)."""
     world = sandbox.world
     assert world is not None
-    success = sandbox.options.scenario == "success"
+    success = sandbox.options.scenario in SUCCEEDS
     problems = []
     if exit_code != (0 if success else 1):
         problems.append(f"fab exited {exit_code}, the scenario expects {0 if success else 1}")
@@ -52,6 +59,13 @@ def check(sandbox: Sandbox, exit_code: int) -> list[str]:
     if latest != wanted:
         now, expected = sandbox.build_of(latest) or latest, sandbox.build_of(wanted)
         problems.append(f"{settings.RELEASE_TAG} points at {now}, expected {expected}")
+    deadline = time.monotonic() + 10
+    while not sandbox.emulator.idle() and time.monotonic() < deadline:  # a rollout fab left may still move
+        time.sleep(0.05)
+    for service, images in sandbox.running_images().items():
+        if set(images) != {wanted}:
+            runs = ", ".join(f"{count} on {sandbox.build_of(d) or d}" for d, count in images.items())
+            problems.append(f"{service}'s tasks run {runs or 'nothing'}, expected {sandbox.build_of(wanted)}")
     accepted = [r for r in sandbox.registrations if r.status == 200]
     if success and not accepted:
         problems.append("Sleuth was not told about the deploy")
@@ -95,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"   config: {config_path} (environment {settings.ENVIRONMENT!r})",
             flush=True,
         )
-        arguments = deploy_arguments(world)
+        arguments = deploy_arguments(world, options)
         print(f"\n$ fab -f {config_path} {' '.join(arguments)}", flush=True)
         run = run_fab(sandbox, config_path, arguments, echo=lambda line: print(line, flush=True))
         tags = sandbox.image_tags()
@@ -116,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problems:
         print(f"== DEMO FAILED (fab exit status {run.exit_code}): " + "; ".join(problems), flush=True)
         return 1
-    outcome = "succeeded" if options.scenario == "success" else "failed, as this scenario means it to, and was undone"
+    outcome = "succeeded" if options.scenario in SUCCEEDS else "failed, as this scenario means it to, and was undone"
     print(f"== fab exit status {run.exit_code}: the deploy {outcome}. Demo OK.", flush=True)
     return 0
 

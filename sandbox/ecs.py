@@ -1,9 +1,12 @@
 """Play ECS's part where moto stops: migration tasks that run, log and exit, and rollouts that finish or fail.
 
-Assumptions (moto 5.2.5, field notes "moto 5.2.5: what it does not do"): moto serves the API from
-`moto.ecs.models.ecs_backends[account][region]`, an object shared by every thread of this process, so the
-emulator wraps two of its methods on that one instance (`run_task`, `update_service`) to notice new work at
-the moment it is asked for, and a background thread moves that work along in real time:
+Assumptions (moto 5.2.5): moto serves the API from `moto.ecs.models.ecs_backends[account][region]`, an object
+shared by every thread of this process (and by `mock_aws` in-process), but it never runs a container, never
+rolls a deployment, writes no logs and ignores `list_tasks(serviceName=...)`. So the emulator wraps methods on
+that one backend instance (`run_task`, `update_service`, `list_tasks`) to notice new work at the moment it is
+asked for, and moves that work along as time passes. Time is driven from outside: `advance(seconds)` is all
+that moves it. In-process tests call it from their fake clock's `sleep` (nothing sleeps for real); the sandbox
+calls it from a thread in real time (`run_in_real_time`). What happens:
 
 - a one-off task (anything not started by a service deployment) runs for `migration_seconds`, writes its log
   lines to CloudWatch in `<prefix>/<container>/<task id>` (the last one just before it stops), then stops with
@@ -16,8 +19,13 @@ the moment it is asked for, and a background thread moves that work along in rea
   each service keeps RUNNING task records of its current deployment (started when a rollout completes; those
   of the deployment it replaced stop), which is what tools that count running tasks (ecs-deploy) look at.
 
-When each rollout started and ended (monotonic clock) is kept in `ended_rollouts`, for measuring how long a
-client takes to notice.
+As in ECS since 2024 ("version consistency"), a deployment resolves its task definition's image tag to a
+digest when it is created (from moto's own ECR), every task it starts runs that digest (`containers[].
+imageDigest`), and a moved tag changes nothing until the next deployment. The scenario's failures belong to
+the image: only deployments (and migrations) on a `broken` digest fail, so a put-back on the old image works.
+
+When each rollout started and ended (this process's monotonic clock) is kept in `ended_rollouts`, for
+measuring how long a client takes to notice.
 
 Task states are set explicitly: each task the emulator touches gets an empty transition list, so moto's
 process-global `state_manager` pace (one status step per `describe_tasks`) neither applies to it nor is
@@ -30,12 +38,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from moto.core.utils import utcnow
+from moto.ecr.models import ecr_backends
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 
 from . import settings
@@ -76,12 +85,21 @@ def migration_lines(scenario: str) -> tuple[str, ...]:
     return MIGRATION_LINES["failure" if scenario == "migration-fails" else "success"]
 
 
+OUTCOMES = ("complete", "rollback", "fail", "hang")
+
+
 def rollout_outcome(scenario: str, service: str) -> str:
-    """How a service's new deployment ends: `complete`, `rollback` (vanishes, old one PRIMARY) or `fail`."""
+    """How a service's new deployment on a broken image ends: `complete`, `rollback` (vanishes, the old one is
+    PRIMARY again), `fail` (FAILED, the old one still runs) or `hang` (tasks never get healthy, and with no
+    circuit breaker to stop it the rollout never ends)."""
     if scenario == "rollout-fails" and service == "web":
         return "rollback"
+    if scenario == "worker-fails" and service == "worker":
+        return "fail"
     if scenario == "tasks-stop":
         return "fail"
+    if scenario == "rollout-hangs":
+        return "hang"
     return "complete"
 
 
@@ -107,7 +125,7 @@ class RolloutEnd:
 @dataclass
 class _Migration:
     task: Task
-    started: float
+    started: float  # emulated seconds
     lines: tuple[str, ...]
     exit_code: int
     group: str
@@ -124,7 +142,8 @@ class _Rollout:
     previous_id: str | None
     desired: int
     outcome: str
-    started: float
+    started: float  # emulated seconds
+    started_real: float  # time.monotonic(), for `ended_rollouts`
     announced: bool = False
     running: int = 0
     failed: int = 0
@@ -132,7 +151,12 @@ class _Rollout:
 
 
 class EcsEmulator:
-    """Drives one moto ECS backend in real time. `install()` to start, `uninstall()` to stop."""
+    """Drives one moto ECS backend. `install()`, then `advance(seconds)` (or `run_in_real_time()`); `uninstall()`.
+
+    What a test may script, beside the scenario: `outcomes[service]` (one of `OUTCOMES`) for deployments on a
+    broken image, `broken` (the digests whose deployments and migrations fail; None: every digest), and the
+    migration's `migration_exit_code`, `migration_lines` and `migration_stop_reason`.
+    """
 
     def __init__(
         self,
@@ -142,6 +166,7 @@ class EcsEmulator:
         scenario: str,
         migration_seconds: float,
         rollout_seconds: float,
+        broken: Collection[str] | None = None,
         say: Callable[[str], None] = lambda line: None,
     ) -> None:
         self.backend = backend
@@ -149,10 +174,17 @@ class EcsEmulator:
         self.scenario = scenario
         self.migration_seconds = migration_seconds
         self.rollout_seconds = rollout_seconds
+        self.broken = set(broken) if broken is not None else None
+        self.outcomes: dict[str, str] = {}
+        self.migration_exit_code: int | None = None  # None: from the scenario
+        self.migration_lines: tuple[str, ...] | None = None
+        self.migration_stop_reason = "Essential container in task exited"
         self.say = say
+        self.now = 0.0  # emulated seconds since install
         self._lock = threading.RLock()
         self._migrations: list[_Migration] = []
         self._rollouts: dict[str, _Rollout] = {}
+        self._digests: dict[str, str | None] = {}  # deployment id -> the digest it resolved its image to
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors: list[BaseException] = []
@@ -166,6 +198,7 @@ class EcsEmulator:
     def install(self) -> None:
         original_run_task = self.backend.run_task
         original_update_service = self.backend.update_service
+        original_list_tasks = self.backend.list_tasks
 
         def run_task(*args: Any, **kwargs: Any) -> list[Task]:
             with self._lock:
@@ -190,19 +223,44 @@ class EcsEmulator:
                     self._start_rollout(service, new_id, old)
                 return service
 
+        def list_tasks(cluster_str: Any = None, container_instance: Any = None, family: Any = None,
+                       started_by: Any = None, service_name: Any = None, desiredStatus: Any = None) -> list[Task]:
+            tasks = original_list_tasks(cluster_str, container_instance, family, started_by, None, desiredStatus)
+            if service_name:  # moto ignores it; ECS lists the tasks the service started
+                tasks = [t for t in tasks if t.group == f"service:{str(service_name).split('/')[-1]}"]
+            return tasks
+
         # Instance attributes shadow the class's methods for this backend only; `uninstall` removes them.
         self.backend.run_task = run_task  # type: ignore[method-assign]
         self.backend.update_service = update_service  # type: ignore[method-assign]
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="sandbox-ecs", daemon=True)
-        self._thread.start()
+        self.backend.list_tasks = list_tasks  # type: ignore[method-assign]
 
     def uninstall(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        for name in ("run_task", "update_service"):
+            self._thread = None
+        for name in ("run_task", "update_service", "list_tasks"):
             self.backend.__dict__.pop(name, None)
+
+    def run_in_real_time(self) -> None:
+        """Advance with this process's monotonic clock, on a thread, until `uninstall()` (the sandbox's way)."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._real_time, name="sandbox-ecs", daemon=True)
+        self._thread.start()
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` of emulated time pass: migrations and rollouts move on as ECS's would."""
+        with self._lock:
+            self.now += max(seconds, 0.0)
+            try:
+                for migration in list(self._migrations):
+                    self._advance_migration(migration, self.now)
+                for rollout in list(self._rollouts.values()):
+                    self._advance_rollout(rollout, self.now)
+            except Exception as err:  # keep serving; tests check `errors`
+                self._errors.append(err)
+                self.say(f"emulator error: {err!r}")
 
     @property
     def errors(self) -> list[BaseException]:
@@ -231,28 +289,45 @@ class EcsEmulator:
                 service.deployments = [deployment]
                 service.running_count = service.desired_count
                 service.pending_count = 0
+                self._digests[deployment["id"]] = self.resolve(service.task_definition)
                 self._run_tasks(service, deployment)
                 self._event(service, f"(service {service.name}) has reached a steady state.")
 
-    # --- the background loop ---------------------------------------------------------------------------
+    # --- real time -------------------------------------------------------------------------------------
 
-    def _loop(self) -> None:
+    def _real_time(self) -> None:
+        last = time.monotonic()
         while not self._stop.wait(TICK_SECONDS):
-            try:
-                with self._lock:
-                    now = time.monotonic()
-                    for migration in list(self._migrations):
-                        self._advance_migration(migration, now)
-                    for rollout in list(self._rollouts.values()):
-                        self._advance_rollout(rollout, now)
-            except Exception as err:  # keep serving; tests check `errors`
-                self._errors.append(err)
-                self.say(f"emulator error: {err!r}")
+            now = time.monotonic()
+            self.advance(now - last)
+            last = now
+
+    # --- images ----------------------------------------------------------------------------------------
+
+    def resolve(self, task_definition: str) -> str | None:
+        """The digest the task definition's first container image names in ECR now (None: no such image)."""
+        definition = self.backend.describe_task_definition(task_definition)
+        image = (definition.container_definitions[0].get("image") or "") if definition.container_definitions else ""
+        name, _, tag = image.partition("/")[2].rpartition(":") if "/" in image else image.rpartition(":")
+        repository = ecr_backends[self.backend.account_id][self.backend.region_name].repositories.get(name)
+        if repository is None or not tag:
+            return None
+        found = [i for i in repository.images if tag in i.image_tags]
+        return found[0].image_digest if found else None
+
+    def _outcome(self, service: str, digest: str | None) -> str:
+        if self.broken is not None and digest not in self.broken:
+            return "complete"
+        return self.outcomes.get(service) or rollout_outcome(self.scenario, service)
 
     # --- migrations ------------------------------------------------------------------------------------
 
     def _start_migration(self, task: Task) -> None:
-        failing = self.scenario == "migration-fails"
+        digest = self.resolve(task.task_definition_arn)
+        failing = self.scenario == "migration-fails" and (self.broken is None or digest in self.broken)
+        exit_code = self.migration_exit_code if self.migration_exit_code is not None else int(failing)
+        lines = self.migration_lines if self.migration_lines is not None else migration_lines(
+            "migration-fails" if failing else "success")
         definition = self.backend.describe_task_definition(task.task_definition_arn)
         container = self._overridden_container(task, definition.container_definitions)
         options = (container.get("logConfiguration") or {}).get("options") or {}
@@ -263,16 +338,10 @@ class EcsEmulator:
         task.containers[0].name = container["name"]
         task.containers[0].last_status = "PENDING"
         task.containers[0].exitCode = None
+        task.containers[0].image_digest = digest
         self.one_off_tasks.append(task.task_arn)
         self._migrations.append(
-            _Migration(
-                task=task,
-                started=time.monotonic(),
-                lines=migration_lines(self.scenario),
-                exit_code=1 if failing else 0,
-                group=group,
-                stream=stream,
-            )
+            _Migration(task=task, started=self.now, lines=lines, exit_code=exit_code, group=group, stream=stream)
         )
         self.say(f"ECS: task {task.id} ({definition.family}) provisioning; logs go to {group} {stream}")
 
@@ -310,7 +379,7 @@ class EcsEmulator:
         container.exitCode = migration.exit_code
         container.last_status = "STOPPED"
         task.stop_code = "EssentialContainerExited"
-        task.stopped_reason = "Essential container in task exited"
+        task.stopped_reason = self.migration_stop_reason
         task.stopping_at = task.stopped_at = task.execution_stopped_at = utcnow()
         task.desired_status = "STOPPED"
         task.last_status = "STOPPED"  # last, so a reader never sees STOPPED without the exit code
@@ -350,14 +419,16 @@ class EcsEmulator:
         superseded = self._rollouts.pop(f"{service.cluster_name}:{service.name}", None)
         if superseded is not None:
             self.say(f"ECS: {service.name}: deployment {superseded.deployment_id} superseded")
+        digest = self._digests[new_id] = self.resolve(service.task_definition)
         rollout = _Rollout(
             key=f"{service.cluster_name}:{service.name}",
             service=service.name,
             deployment_id=new_id,
             previous_id=previous["id"],
             desired=service.desired_count,
-            outcome=rollout_outcome(self.scenario, service.name),
-            started=time.monotonic(),
+            outcome=self._outcome(service.name, digest),
+            started=self.now,
+            started_real=time.monotonic(),
         )
         self._rollouts[rollout.key] = rollout
         self.started_deployments.append((service.name, new_id))
@@ -379,7 +450,7 @@ class EcsEmulator:
                 rollout.pending_tasks = []
             self._event(service, f"(service {service.name}) has started {rollout.desired} tasks: {started}.")
             self._update(service, rollout.deployment_id, pendingCount=rollout.desired)
-        if fraction >= 1:
+        if fraction >= 1 and rollout.outcome != "hang":
             self._finish_rollout(service, rollout)
             return
         # Between 10 % and 90 % of the time, tasks come up one by one (or, for failures, die one by one).
@@ -453,12 +524,13 @@ class EcsEmulator:
         service.running_count = sum(d.get("runningCount", 0) for d in service.deployments)
         service.pending_count = 0
         state = {"complete": "COMPLETED", "rollback": "ROLLED_BACK", "fail": "FAILED"}[rollout.outcome]
-        self.ended_rollouts.append(RolloutEnd(name, new_id, state, rollout.started, time.monotonic()))
+        self.ended_rollouts.append(RolloutEnd(name, new_id, state, rollout.started_real, time.monotonic()))
         self.say(f"ECS: {name}: deployment {new_id} {state.replace('ROLLED_BACK', 'rolled back')}")
 
     def _stopped_task(self, service: Any, rollout: _Rollout) -> None:
         """A task of the new deployment that stopped, findable by `list_tasks(startedBy=<deployment id>)`."""
         task = self._new_task(service, service.task_definition, rollout.deployment_id)
+        task.containers[0].image_digest = self._digests.get(rollout.deployment_id)
         if rollout.pending_tasks:  # the task the "has started" event named
             task.id = rollout.pending_tasks.pop(0)
         container = task.containers[0]
@@ -482,7 +554,7 @@ class EcsEmulator:
         task.desired_status = "STOPPED"
         task.last_status = "STOPPED"
         self._add_tasks(service, [task])
-        what = "failed container health checks" if rollout.outcome == "rollback" else "could not pull its image"
+        what = "could not pull its image" if rollout.outcome == "fail" else "failed container health checks"
         self._event(service, f"(service {service.name}) (task {task.id}) {what}.")
         self.say(f"ECS: {service.name}: task {task.id} of {rollout.deployment_id} stopped: {task.stopped_reason}")
 
@@ -524,6 +596,7 @@ class EcsEmulator:
         tasks = []
         for _ in range(int(deployment.get("desiredCount") or service.desired_count)):
             task = self._new_task(service, deployment["taskDefinition"], deployment["id"])
+            task.containers[0].image_digest = self._digests.get(deployment["id"])
             task.last_status = task.containers[0].last_status = "RUNNING"
             task.started_at = now
             tasks.append(task)

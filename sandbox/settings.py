@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .faults import Fault
+
 REGION = "us-east-1"
 REPOSITORY = "sandbox-app"
 CLUSTER = "sandbox"
@@ -39,15 +41,30 @@ FAKE_AWS_ACCESS_KEY_ID = "AKIASANDBOXFAKEKEY42"
 FAKE_AWS_SECRET_ACCESS_KEY = "sandboxFakeSecretAccessKeyNotReal0000042"
 FAKE_SLEUTH_API_TOKEN = "sandbox-fake-sleuth-token-not-a-secret-42"
 SECRETS = (FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_SLEUTH_API_TOKEN)
+# The sandbox's own look inside (seeding, tests reading state back) signs with this key, so the faults and the
+# latency it plays are only ever seen by the tool under test.
+INSPECTOR_ACCESS_KEY_ID = "AKIASANDBOXINSPECTOR"
 
 SCENARIOS = {
     "success": "everything works: the migration exits 0 and both rollouts complete",
     "migration-fails": "the migration task exits 1 after logging a database error; no service is restarted",
     "rollout-fails": "web's new tasks fail their health checks and the circuit breaker rolls web back "
-    "(its deployment vanishes, the old one is PRIMARY again); worker completes",
+    "(its deployment vanishes, the old one is PRIMARY again); worker completes, so the deploy puts it back",
+    "worker-fails": "worker's new tasks cannot pull the new image and the circuit breaker marks its deployment "
+    "FAILED (no rollback); web completes; the deploy puts both back on the old image",
     "tasks-stop": "new tasks of every service stop with CannotPullContainerError; the circuit breaker marks "
     "each deployment FAILED",
+    "rollout-hangs": "new tasks never pass their health checks and no circuit breaker stops the rollouts, so "
+    "they outlast the timeout; the deploy puts everything back",
+    "flaky-aws": "everything works, but AWS throttles DescribeTasks, answers GetLogEvents with 503 and drops "
+    "DescribeServices connections, each for several polls in a row",
 }
+# Failures belong to the new build's image only: a put-back on the old image works, as it would in ECS.
+FLAKY_AWS = (
+    Fault("ecs:DescribeTasks", "throttle", count=6, after=2),
+    Fault("logs:GetLogEvents", "5xx", count=6, after=2),
+    Fault("ecs:DescribeServices", "drop", count=6, after=2),
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,8 @@ class Options:
     migration_seconds: float = 3.0  # how long a migration task runs
     rollout_seconds: float = 4.0  # how long a rollout takes from update_service to its end state
     sleuth_failures: int = 0  # answer 503 this many times before accepting registrations
+    faults: tuple[Fault, ...] = ()  # AWS calls that fail (default: the scenario's, none but for flaky-aws)
+    latency: float = 0.0  # seconds every AWS call of the tool under test waits before it is answered
     aws_port: int = 0  # 0: a free port
     sleuth_port: int = 0
     verbose: bool = True  # print what the emulated ECS does and what the Sleuth stand-in receives
@@ -71,5 +90,10 @@ class Options:
             raise ValueError("migration and rollout times must be positive")
         if self.sleuth_failures < 0:
             raise ValueError("sleuth_failures must be 0 or more")
+        if self.latency < 0:
+            raise ValueError("latency must be 0 or more")
         if not self.services or any(not name or desired < 1 for name, desired in self.services.items()):
             raise ValueError("services: at least one, each with a name and a desired count of 1 or more")
+
+    def fault_rules(self) -> tuple[Fault, ...]:
+        return self.faults or (FLAKY_AWS if self.scenario == "flaky-aws" else ())

@@ -28,6 +28,7 @@ from moto.server import ThreadedMotoServer
 from . import settings
 from .api_calls import ApiCalls
 from .ecs import EcsEmulator
+from .faults import Faults
 from .seed import World, seed
 from .sleuth import Registration, SleuthStandIn
 
@@ -66,6 +67,8 @@ class Sandbox:
         self.world: World | None = None
         # Every AWS call the emulated AWS answers, by operation, as counted at the server (the benchmark reads it).
         self.api_calls = ApiCalls()
+        # Throttling, 5xx, dropped connections and latency, for the tool under test only (set when started).
+        self.faults = Faults(exempt_key=settings.INSPECTOR_ACCESS_KEY_ID)
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -75,7 +78,7 @@ class Sandbox:
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.options.aws_port, verbose=False)
         self._moto.start()
         try:
-            self.api_calls.install(self._moto)
+            self.api_calls.install(self._moto, self.faults.middleware)
             self.world = seed(self.client, self.options.services)
             self._emulator = EcsEmulator(
                 ecs_backends[self.world.account][self.world.region],
@@ -83,10 +86,14 @@ class Sandbox:
                 scenario=self.options.scenario,
                 migration_seconds=self.options.migration_seconds,
                 rollout_seconds=self.options.rollout_seconds,
+                broken={self.world.new_digest},
                 say=self._say if self._show_ecs else (lambda line: None),
             )
             self._emulator.install()
             self._emulator.settle()
+            self._emulator.run_in_real_time()
+            self.faults.set(self.options.fault_rules())
+            self.faults.latency = self.options.latency
             self._sleuth = SleuthStandIn(
                 token=settings.FAKE_SLEUTH_API_TOKEN,
                 failures=self.options.sleuth_failures,
@@ -218,7 +225,7 @@ class Sandbox:
         if name not in self._clients:
             if self._session is None:
                 self._session = boto3.session.Session(
-                    aws_access_key_id=settings.FAKE_AWS_ACCESS_KEY_ID,
+                    aws_access_key_id=settings.INSPECTOR_ACCESS_KEY_ID,
                     aws_secret_access_key=settings.FAKE_AWS_SECRET_ACCESS_KEY,
                     region_name=settings.REGION,
                 )
@@ -249,6 +256,20 @@ class Sandbox:
         assert self.world is not None, "start() first"
         response = self.client("ecs").describe_services(cluster=self.world.cluster, services=list(self.world.services))
         return {s["serviceName"]: s for s in response["services"]}
+
+    def running_images(self) -> dict[str, dict[str, int]]:
+        """Each seeded service's running tasks, by the image digest they run (`containers[].imageDigest`)."""
+        assert self.world is not None, "start() first"
+        ecs, images = self.client("ecs"), {}
+        for name in self.world.services:
+            arns = ecs.list_tasks(cluster=self.world.cluster, serviceName=name, desiredStatus="RUNNING")["taskArns"]
+            tasks = ecs.describe_tasks(cluster=self.world.cluster, tasks=arns)["tasks"] if arns else []
+            counts: dict[str, int] = {}
+            for task in tasks:
+                digest = task["containers"][0].get("imageDigest") or "(none)"
+                counts[digest] = counts.get(digest, 0) + 1
+            images[name] = counts
+        return images
 
     @property
     def registrations(self) -> list[Registration]:

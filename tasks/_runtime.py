@@ -2,11 +2,14 @@
 
 Assumptions: `fab --dry` sets `c.config.run.dry`, which only stops `c.run`; AWS calls check it here.
 The core raises `DeployError` for every expected failure; this is the one place it becomes `invoke.Exit`
-(message on stderr, status 1, no traceback). Anything else is a bug and keeps its traceback.
+(message on stderr, status 1, no traceback). Anything else is a bug and keeps its traceback. SIGTERM (a
+cancelled CI job, `docker stop`) and SIGHUP (a closed terminal) are handled like Ctrl-C: the run says what
+it changed and what still runs, releases the deploy lock, and exits 143 or 129.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 from invoke import Context as InvokeContext
 from invoke.exceptions import Exit
 
-from .core.errors import DeployError
+from .core.errors import DeployError, Stopped, stop_status
 
 if TYPE_CHECKING:
     from .core.clock import Clock
     from .core.config import Environment, Settings
-    from .core.release import Context
+    from .core.plan import Plan
+    from .core.target import Target
 
 
 BREAK_LOCK_HELP = "take over the deploy lock when its holder has been gone longer than the timeout"
@@ -39,23 +43,57 @@ def say(line: str = "") -> None:
     print(line, flush=True)
 
 
+STOP_SIGNALS = {"SIGTERM": 143, "SIGHUP": 129}  # 128 + the signal's number, as a shell reports it
+
+
 @contextmanager
 def boundary() -> Iterator[None]:
-    """Expected failures: one line on stderr, exit status 1 (130 after Ctrl-C).
+    """Expected failures: one line on stderr, exit status 1 (130 after Ctrl-C, 143 after SIGTERM, 129 SIGHUP).
 
     Also keeps secrets out of log output from here on: `fab --debug` makes botocore log request headers.
     """
     from ._secrets import redact_logs
 
     redact_logs()
+    restore = _handle_stop_signals()
     try:
         yield
     except DeployError as err:
         sys.stdout.flush()
-        raise Exit(f"{'interrupted' if err.exit_code == 130 else 'error'}: {err}", err.exit_code) from None
-    except KeyboardInterrupt:
+        raise Exit(f"{'error' if err.exit_code == 1 else 'interrupted'}: {err}", err.exit_code) from None
+    except KeyboardInterrupt as stop:
         sys.stdout.flush()
-        raise Exit("interrupted before anything was changed", 130) from None
+        how, code = stop_status(stop)
+        raise Exit(f"interrupted by {how} before anything was changed", code) from None
+    finally:
+        restore()
+
+
+def _handle_stop_signals() -> Callable[[], None]:
+    """SIGTERM and SIGHUP raise `Stopped` (a KeyboardInterrupt) once; a repeat while the run reports and
+    releases its lock is ignored, so the report is not cut short. Returns what puts the old handlers back."""
+    previous: dict[int, Any] = {}
+    if not hasattr(signal, "SIGHUP"):  # not on Windows
+        return lambda: None
+
+    def stop(signum: int, frame: Any) -> None:
+        for number in previous:
+            signal.signal(number, signal.SIG_IGN)
+        name = signal.Signals(signum).name
+        raise Stopped(name, STOP_SIGNALS[name])
+
+    try:
+        for name in STOP_SIGNALS:
+            number = getattr(signal, name)
+            previous[number] = signal.signal(number, stop)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        return lambda: None
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    return restore
 
 
 def settings(c: InvokeContext) -> Settings:
@@ -79,40 +117,47 @@ def seconds(value: Any) -> float | None:
     return parse_seconds(value, "--timeout")
 
 
-def connect(env: Environment, timeout: float | None = None) -> Context:
-    """The core's context for `env`: boto3 clients from boto3's own configuration, the real clock.
+def connect(env: Environment, timeout: float | None = None) -> Target:
+    """`env`, connected: boto3 clients from boto3's own configuration, the real clock.
 
     Refuses credentials of another account than the environment's `account` before anything else.
     """
     from .core.aws import connect as aws_connect
     from .core.identity import caller_identity, guard_account
-    from .core.release import Context
+    from .core.target import Target
 
-    ctx = Context.connect(env, aws_connect(env.region), make_clock(), say, timeout)
+    target = Target.connect(env, aws_connect(env.region), make_clock(), say, timeout)
     if env.account:
-        guard_account(caller_identity(ctx.clients.sts), env)
-    return ctx
+        guard_account(caller_identity(target.clients.sts), env)
+    return target
 
 
 @contextmanager
 def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", timeout: float | None = None,
-             break_lock: bool = False) -> Iterator[Context]:
-    """A context for a task that changes the environment: the deploy lock is held, unless this is a dry run.
+             break_lock: bool = False) -> Iterator[Target]:
+    """A target for a task that changes the environment: the deploy lock is held, unless this is a dry run.
 
-    The lock is released at the end, on failure and on Ctrl-C alike.
+    The lock is released at the end, on failure, Ctrl-C and SIGTERM alike. When releasing it fails, that is a
+    warning saying the lock is still held and how to free it: the run's own outcome stays the last line.
     """
-    ctx = connect(env, timeout)
+    target = connect(env, timeout)
     if is_dry(c):
-        yield ctx
+        yield target
         return
     from .core.lock import DeployLock
 
-    lock = DeployLock(ctx.clients.ssm, env, ctx.clock)
+    lock = DeployLock(target.clients.ssm, env, target.clock)
     lock.acquire(task, sha, break_stale=break_lock)
     try:
-        yield ctx
+        yield target
     finally:
-        warning = lock.release()
+        held = lock.held
+        try:
+            warning = lock.release()
+        except DeployError as err:
+            holder = f" --holder {held.token}" if held is not None else ""
+            warning = (f"the deploy lock {lock.name} is still held: releasing it failed ({err}); once AWS answers, "
+                       f"free it with: fab unlock --env {env.name}{holder}")
         if warning:
             say(f"warning: {warning}")
 
@@ -120,3 +165,14 @@ def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", ti
 def show_plan(lines: list[str]) -> None:
     for line in lines:
         say(line)
+
+
+def run_plan(c: InvokeContext, target: Target, plan: Plan, intro: list[str] | None = None) -> float | None:
+    """A dry run shows the plan and returns None; a real run says `intro`, executes, and returns its seconds."""
+    if is_dry(c):
+        show_plan(plan.render())
+        return None
+    from .core.executor import execute
+
+    show_plan(intro or [])
+    return execute(plan, target)

@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, is_dry, say, seconds, settings, show_plan
+from ._runtime import BREAK_LOCK_HELP, boundary, changing, run_plan, say, seconds, settings
 
 
 @task(
@@ -23,21 +23,20 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
         sha = check_sha(sha)
         tag = check_release_source(tag or sha, environ)
         limit = seconds(timeout)
-        from .core import release
+        from .core import planner
         from .core.checks import run_checks
         from .core.sleuth import Notify
 
-        with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock) as ctx:
-            preflight = run_checks(ctx)
-            notify = Notify.prepare(environ, config.sleuth, sha=sha, tag=tag, ecr=ctx.registry.client)
-            plan = release.prepare_deploy(ctx, sha=sha, tag=tag, preflight=preflight, notify=notify)
-            if is_dry(c):
-                show_plan(plan.render())
+        with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock) as target:
+            preflight = run_checks(target)
+            notify = Notify.prepare(environ, config.sleuth, sha=sha, tag=tag, ecr=target.registry.client)
+            plan = planner.deploy(target, sha=sha, tag=tag, preflight=preflight, notify=notify)
+            intro = [f"Deploying {sha} ({environ.repository}:{tag}) to {environ.name}", "==> preflight",
+                     *preflight.lines()]
+            took = run_plan(c, target, plan, intro)
+            if took is None:
                 return
-            say(f"Deploying {sha} ({environ.repository}:{tag}) to {environ.name}")
-            say("==> preflight")
-            show_plan(preflight.lines())
-            plan.execute(ctx)
-            say(release.summary(ctx, plan, sha=sha, tag=tag))
+            for line in planner.summary(target, plan, took, what=f"deployed {sha} to {environ.name}"):
+                say(line)
             for line in notify.report():  # the last lines: the Sleuth registration, or the warning
                 say(line)

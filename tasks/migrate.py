@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, is_dry, say, seconds, show_plan
+from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, run_plan, say, seconds
 from .core.errors import DeployError
 
 
@@ -25,18 +25,17 @@ def migrate(c, env, command=None, timeout=None, break_lock=False):
                 f"no migration command for environment {environ.name!r}: pass --command or set migrate.command"
             )
         limit = seconds(timeout)
-        from .core.release import Plan, prepare_migrate, release_image
+        from .core import planner
+        from .core.plan import Plan
 
-        with changing(c, environ, task="migrate", timeout=limit, break_lock=break_lock) as ctx:
-            image = release_image(ctx)
-            step = prepare_migrate(ctx, ctx.cluster.services(environ.services[:1]), words)
+        with changing(c, environ, task="migrate", timeout=limit, break_lock=break_lock) as target:
+            image = planner.release_image(target)
+            step = planner.migrate(target, target.cluster.services(environ.services[:1]), words)
             plan = Plan(
                 title=f"migrate {environ.name}",
                 steps=[step],
                 facts=[f"image: {environ.repository}:{environ.release_tag} = {image.digest}"],
             )
-            if is_dry(c):
-                show_plan(plan.render())
+            if run_plan(c, target, plan) is None:
                 return
-            plan.execute(ctx)
             say(f"migrated {environ.name} on {environ.repository}:{environ.release_tag} ({image.short_digest})")

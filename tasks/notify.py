@@ -27,7 +27,7 @@ def notify(c, sha, env, tag=None):
         sha = check_sha(sha)
         if tag:
             check_tag(tag)
-        from .core.release import Plan
+        from .core.plan import Plan
         from .core.sleuth import Notify
 
         step = Notify.prepare(environ, settings(c).sleuth, sha=sha, tag=tag or sha, find_image=bool(tag))

@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, is_dry, say, seconds, show_plan
+from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, run_plan, say, seconds
 
 
 @task(
@@ -19,13 +19,17 @@ def restart(c, env, service=None, timeout=None, break_lock=False):
     with boundary():
         environ = environment(c, env)
         limit = seconds(timeout)
-        from .core.release import Plan, prepare_restart
+        from .core import planner
+        from .core.clock import duration
+        from .core.plan import Plan
 
-        with changing(c, environ, task="restart", timeout=limit, break_lock=break_lock) as ctx:
-            step = prepare_restart(ctx, service or ())
+        with changing(c, environ, task="restart", timeout=limit, break_lock=break_lock) as target:
+            step = planner.restart(target, service or ())
             plan = Plan(title=f"restart {', '.join(step.services)} in {environ.name}", steps=[step])
-            if is_dry(c):
-                show_plan(plan.render())
+            took = run_plan(c, target, plan)
+            if took is None:
                 return
-            plan.execute(ctx)
-            say(f"restarted {environ.name}: {step.states()}")
+            verdict = "every task checked" if step.verified else "NOT verified: see each service below"
+            say(f"restarted {environ.name} in {duration(took)}; {verdict}")
+            for line in step.report():
+                say(line)

@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, is_dry, say, show_plan
+from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, run_plan, say
 
 
 @task(
@@ -18,15 +18,14 @@ def retag(c, tag, env, break_lock=False):
         from .core.config import check_release_source
         environ = environment(c, env)
         tag = check_release_source(tag, environ)
-        from .core.release import Plan, prepare_retag
+        from .core import planner
+        from .core.plan import Plan
 
-        with changing(c, environ, task="retag", break_lock=break_lock) as ctx:
-            step = prepare_retag(ctx, tag)
+        with changing(c, environ, task="retag", break_lock=break_lock) as target:
+            step = planner.retag(target, tag)
             plan = Plan(title=f"retag {environ.repository}:{environ.release_tag} for {environ.name}", steps=[step])
-            if is_dry(c):
-                show_plan(plan.render())
+            if run_plan(c, target, plan) is None:
                 return
-            plan.execute(ctx)
             say(
                 f"{environ.repository}:{environ.release_tag} = {step.source.digest} (tag {tag}); services pick it "
                 f"up at their next deployment: fab restart --env {environ.name}"

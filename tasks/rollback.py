@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, is_dry, say, seconds, settings, show_plan
+from ._runtime import BREAK_LOCK_HELP, boundary, changing, run_plan, say, seconds, settings
 
 
 @task(
@@ -18,27 +18,28 @@ def rollback(c, env, timeout=None, break_lock=False):
         config = settings(c)
         environ = config.environment(env)
         limit = seconds(timeout)
-        from .core import release
+        from .core import planner
         from .core.checks import run_checks
         from .core.sleuth import Notify
+        from .core.steps.retag import Retag
 
-        with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock) as ctx:
-            plan = release.prepare_rollback(ctx, preflight=run_checks(ctx))
-            retag, restart = plan.steps
-            commit = release.commit_of(ctx, retag.source)
+        with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock) as target:
+            plan = planner.rollback(target, preflight=run_checks(target))
+            move = plan.step(Retag)
+            commit = planner.commit_of(target, move.source)
             notify = None
             if commit is not None:
-                notify = Notify.prepare(environ, config.sleuth, sha=commit[0], tag=commit[1], ecr=ctx.registry.client)
+                notify = Notify.prepare(environ, config.sleuth, sha=commit[0], tag=commit[1],
+                                        ecr=target.registry.client)
                 plan.steps.append(notify)
-            if is_dry(c):
-                show_plan(plan.render())
+            intro = [f"Rolling back {environ.name}; no migration runs (reversing one is the application's own job)"]
+            took = run_plan(c, target, plan, intro)
+            if took is None:
                 return
-            say(f"Rolling back {environ.name}; no migration runs (reversing one is the application's own job)")
-            plan.execute(ctx)
-            say(f"rolled back {environ.name}: {environ.repository}:{environ.release_tag} = {retag.source.digest}; "
-                f"{restart.states()}")
+            for line in planner.summary(target, plan, took, what=f"rolled back {environ.name}"):
+                say(line)
             if notify is None:
-                say(f"warning: Sleuth was not told: the previous image {retag.source.short_digest} carries no tag with "
+                say(f"warning: Sleuth was not told: the previous image {move.source.short_digest} carries no tag with "
                     "its commit sha")
             else:
                 for line in notify.report():

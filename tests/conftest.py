@@ -3,15 +3,16 @@
 The world is what a real team has: an ECR repository whose `latest` is the current release and which
 holds a new build, a Fargate cluster with `web` and `worker` services running `acme-app:latest` and
 logging with awslogs, and a migration task definition. moto does not roll deployments, run containers
-or write logs (../shared/notes/field-notes.md), so tests play ECS's part through `FakeClock.on_sleep`
-callbacks that change moto's backend between polls: time passes only when the code under test sleeps.
+or write logs, so the sandbox's ECS emulator (sandbox/ecs.py, the same one `make demo` and the e2e tests
+run in real time) plays ECS's part here too, driven by the fake clock: time passes only when the code under
+test sleeps, and each sleep advances the emulator by as much. A test scripts ECS through `world.emulator`
+(a service's outcome on the new build, the migration's exit code and log lines).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +30,15 @@ OLD_SHA = "aaaaaaa"
 NEW_SHA = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 NEW_TAG = "20261126.060512-bbbbbbb"
 
+MIGRATION_SECONDS = 12.0  # emulated: a migration takes about three polls at the config's 5 s
+ROLLOUT_SECONDS = 20.0
+
 os.environ.update(
     AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY,
     AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
     AWS_DEFAULT_REGION=REGION,
     AWS_REGION=REGION,
+    MOTO_EC2_LOAD_DEFAULT_AMIS="false",  # thousands of AMIs nobody here reads: 0.35 s per world
 )
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
@@ -63,10 +68,10 @@ def manifest(number: int, media_type: str = "application/vnd.docker.distribution
 
 @dataclass
 class Clock:
-    """FakeClock plus ECS's part: callbacks run at every sleep, so emulated AWS moves only between polls."""
+    """FakeClock plus ECS's part: callbacks get each sleep's seconds, so emulated AWS moves only between polls."""
 
     inner: Any
-    on_sleep: list[Callable[[], None]] = field(default_factory=list)
+    on_sleep: list[Callable[[float], None]] = field(default_factory=list)
 
     def monotonic(self) -> float:
         return self.inner.monotonic()
@@ -77,7 +82,7 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         self.inner.sleep(seconds)
         for callback in list(self.on_sleep):
-            callback()
+            callback(seconds)
 
     @property
     def sleeps(self) -> list[float]:
@@ -114,9 +119,10 @@ CONFIG: dict[str, Any] = {
 
 
 class World:
-    """Emulated AWS with the team's resources, and ways to play ECS's part."""
+    """Emulated AWS with the team's resources; `emulator` plays ECS, and reads tell what a user would check."""
 
     def __init__(self) -> None:
+        from sandbox.ecs import EcsEmulator
         from tasks.core.aws import connect
 
         session = connect(REGION).session  # shares the service models the code under test loads
@@ -152,22 +158,12 @@ class World:
                     networkConfiguration=self.network,
                 )
         self._task_definition("acme-migrate", "app", prefix="migrate")
-        self._new_deployments_start_in_progress()
-
-    def _new_deployments_start_in_progress(self) -> None:
-        """moto keeps a forced deployment's old rollout state; real ECS starts it IN_PROGRESS with no task."""
-        backend = self.backend
-        update = backend.update_service
-
-        def update_service(properties: dict[str, Any]) -> Any:
-            forced = properties.get("force_new_deployment")
-            service = update(properties)
-            if forced and service.deployments:
-                service.deployments[0].update(rolloutState="IN_PROGRESS", runningCount=0,
-                                              pendingCount=service.desired_count)
-            return service
-
-        backend.update_service = update_service
+        self.emulator = EcsEmulator(
+            self.backend, self.logs, scenario="success", migration_seconds=MIGRATION_SECONDS,
+            rollout_seconds=ROLLOUT_SECONDS, broken={self.new_digest},
+        )
+        self.emulator.install()
+        self.emulator.settle()
 
     def _push(self, number: int, *tags: str) -> str:
         return [self.ecr_put(number, tag) for tag in tags][0]
@@ -223,50 +219,27 @@ class World:
     def deployment_ids(self, cluster: str = "acme-staging") -> dict[str, str]:
         return {name: self.service(name, cluster).deployments[0]["id"] for name in ("web", "worker")}
 
-    # --- playing ECS's part -----------------------------------------------------------------------
-    def complete_rollouts(self, cluster: str = "acme-staging") -> Callable[[], None]:
-        """A callback: every service's primary deployment finishes."""
-
-        def step() -> None:
-            for name in ("web", "worker"):
-                deployment = self.service(name, cluster).deployments[0]
-                deployment["rolloutState"] = "COMPLETED"
-                deployment["runningCount"] = deployment["desiredCount"]
-                deployment["pendingCount"] = 0
-
-        return step
+    def running_images(self, cluster: str = "acme-staging") -> dict[str, set[str | None]]:
+        """Each service's running tasks' image digests, read through the API (`containers[].imageDigest`)."""
+        images = {}
+        for name in ("web", "worker"):
+            arns = self.ecs.list_tasks(cluster=cluster, serviceName=name, desiredStatus="RUNNING")["taskArns"]
+            tasks = self.ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+            images[name] = {t["containers"][0].get("imageDigest") for t in tasks}
+        return images
 
     def migration_tasks(self, cluster: str = "acme-staging") -> list[Any]:
         return [t for t in self.backend.tasks.get(cluster, {}).values() if t.task_definition_arn.endswith(
             "acme-migrate:1")]
 
-    def migration_logs(self, lines: list[str], cluster: str = "acme-staging") -> Callable[[], None]:
-        """A callback: the migration task writes `lines` to its awslogs stream, once."""
-        written: set[str] = set()
-
-        def step() -> None:
-            for task in self.migration_tasks(cluster):
-                if task.id in written:
-                    continue
-                written.add(task.id)
-                stream = f"migrate/app/{task.id}"
-                now_ms = int(time.time() * 1000)  # CloudWatch drops events older than 14 days
-                self.logs.create_log_stream(logGroupName="/ecs/acme", logStreamName=stream)
-                self.logs.put_log_events(
-                    logGroupName="/ecs/acme",
-                    logStreamName=stream,
-                    logEvents=[{"timestamp": now_ms + i, "message": line} for i, line in enumerate(lines)],
-                )
-
-        return step
-
-    def context(self, clock: Any, env: str = "staging", config: dict[str, Any] | None = None) -> Any:
+    def target(self, clock: Any, env: str = "staging", config: dict[str, Any] | None = None) -> Any:
+        """The core's view of `env`, with this world's clock driving the emulator and output kept."""
         from tasks.core.aws import connect
         from tasks.core.config import load_settings
-        from tasks.core.release import Context
+        from tasks.core.target import Target
 
         settings = load_settings(config or CONFIG)
-        return Context.connect(settings.environment(env), connect(REGION), clock, self.output.append)
+        return Target.connect(settings.environment(env), connect(REGION), clock, self.output.append)
 
 
 @pytest.fixture
@@ -295,8 +268,13 @@ def fab(capsys: Any, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def world() -> Iterator[World]:
+def world(clock: Clock) -> Iterator[World]:
+    """The world, with the test's fake clock driving its ECS (every sleep of the code under test advances it)."""
     from moto import mock_aws
 
     with mock_aws():
-        yield World()
+        world = World()
+        clock.on_sleep.append(world.emulator.advance)
+        yield world
+        world.emulator.uninstall()
+        assert not world.emulator.errors, f"the ECS emulator failed: {world.emulator.errors}"

@@ -37,7 +37,10 @@ def test_the_emulated_aws_counts_every_call_by_service_and_operation_and_seeds_n
 def test_a_new_task_definition_rolls_out_and_a_rollback_puts_the_old_one_back() -> None:
     """ecs-deploy's way: register a revision, point the service at it, count the RUNNING tasks of it."""
     with Sandbox(Options(scenario="rollout-fails", **FAST), show_ecs=False) as sandbox:
-        ecs = sandbox.client("ecs")
+        ecs, ecr, world = sandbox.client("ecs"), sandbox.client("ecr"), sandbox.world
+        new_build = ecr.batch_get_image(repositoryName=world.repository, imageIds=[{"imageTag": world.new_sha}])
+        ecr.put_image(repositoryName=world.repository, imageTag=settings.RELEASE_TAG,  # the scenario's broken image
+                      imageManifest=new_build["images"][0]["imageManifest"])
         for name in ("worker", "web"):  # worker completes; web is rolled back by the circuit breaker
             old = ecs.describe_services(cluster=settings.CLUSTER, services=[name])["services"][0]
             definition = ecs.describe_task_definition(taskDefinition=old["taskDefinition"])["taskDefinition"]

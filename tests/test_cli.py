@@ -103,26 +103,22 @@ def test_dry_run_of_every_task_changes_nothing(world, project, capsys, argv):
 
 
 def test_deploy_through_fab_ends_with_the_summary(world, project, capsys, clock):
-    clock.on_sleep += [world.migration_logs(["Applying orders.0042... OK"]), world.complete_rollouts()]
+    world.emulator.migration_lines = ("Applying orders.0042... OK",)
     code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert code == 0, err
     assert world.digest_of("latest") == world.new_digest
     assert "    | Applying orders.0042... OK" in out
-    assert f"deployed {NEW_SHA} to staging: acme-app:latest = {world.new_digest}" in out
+    assert f"deployed {NEW_SHA} to staging in 35.0s: acme-app:latest = {world.new_digest}" in out
     assert out.count("Sleuth is not configured") == 1
     assert out.rstrip().splitlines()[-1].startswith("WARNING: register it later with: fab notify --sha ")
 
 
 def test_failed_deploy_exits_1_with_what_failed_and_the_state(world, project, capsys, clock):
-    def fail() -> None:
-        for task in world.migration_tasks():
-            task.containers[0].exitCode = 1
-
-    clock.on_sleep.append(fail)
+    world.emulator.migration_exit_code = 1
     code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert code == 1
     assert err.startswith("error: migrate failed: task ") and "exited with code 1" in err
-    assert "release tag: acme-app:latest restored to" in out
+    assert "    acme-app:latest restored to" in out
     assert world.digest_of("latest") == world.old_digest
 
 

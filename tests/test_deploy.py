@@ -2,42 +2,61 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
-from conftest import NEW_SHA, NEW_TAG
+from conftest import CONFIG, NEW_SHA, NEW_TAG
 
-from tasks.core import release
+from tasks.core import planner
 from tasks.core.errors import DeployError
+from tasks.core.executor import execute
 
 
-def deploy(world, clock, **kwargs):
-    ctx = world.context(clock, **kwargs)
-    plan = release.prepare_deploy(ctx, sha=NEW_SHA, tag=NEW_TAG)
-    plan.execute(ctx)
-    return ctx, plan
+def deploy(world, clock, config=None, sha=NEW_SHA, tag=NEW_TAG):
+    target = world.target(clock, config=config)
+    plan = planner.deploy(target, sha=sha, tag=tag)
+    seconds = execute(plan, target)
+    return target, plan, seconds
 
 
-def test_deploy_moves_tag_migrates_restarts_and_reports(world, clock):
+def short(digest: str) -> str:
+    return f"sha256:{digest[7:19]}"
+
+
+def without_migration(**staging):
+    config = copy.deepcopy(CONFIG)
+    del config["environments"]["staging"]["migrate"]
+    config["environments"]["staging"].update(staging)
+    return config
+
+
+def test_deploy_moves_tag_migrates_restarts_verifies_and_reports(world, clock):
     before = world.deployment_ids()
-    clock.on_sleep += [world.migration_logs(["Applying app.0042_orders... OK", "migrations done"]),
-                       world.complete_rollouts()]
+    world.emulator.migration_lines = ("Applying app.0042_orders... OK", "migrations done")
 
-    ctx, plan = deploy(world, clock)
+    target, plan, seconds = deploy(world, clock)
 
     assert world.digest_of("latest") == world.new_digest
     assert world.digest_of("latest-previous") == world.old_digest
     after = world.deployment_ids()
     assert all(after[name] != before[name] for name in ("web", "worker"))
+    assert world.running_images() == {"web": {world.new_digest}, "worker": {world.new_digest}}
     assert len(world.migration_tasks()) == 1
     out = "\n".join(world.output)
     assert "    | migrations done" in out
+    assert f"migration exited 0 after 15s, on {short(world.new_digest)}" in out
     assert "web: COMPLETED 2/2 running" in out and "worker: COMPLETED 1/1 running" in out
-    summary = release.summary(ctx, plan, sha=NEW_SHA, tag=NEW_TAG)
-    assert world.new_digest in summary and "web COMPLETED 2/2" in summary and "worker COMPLETED 1/1" in summary
+    for step in ("retag", "migrate", "restart"):
+        assert f"    {step} done in " in out
+    headline, web, worker = planner.summary(target, plan, seconds, what="deployed")
+    assert headline.startswith("deployed in ") and world.new_digest in headline
+    assert headline.endswith(f"verified: every service runs {short(world.new_digest)}")
+    assert web == f"  web     COMPLETED 2/2 in 20.0s, 2 tasks on {short(world.new_digest)}"
+    assert worker == f"  worker  COMPLETED 1/1 in 20.0s, 1 task on {short(world.new_digest)}"
     assert all(s <= 5 for s in clock.sleeps)
 
 
 def test_rerun_keeps_the_true_previous(world, clock):
-    clock.on_sleep.append(world.complete_rollouts())
     deploy(world, clock)
     deploy(world, clock)
     assert world.digest_of("latest") == world.new_digest
@@ -47,13 +66,9 @@ def test_rerun_keeps_the_true_previous(world, clock):
 
 def test_failed_migration_restores_tag_and_leaves_services_alone(world, clock):
     before = world.deployment_ids()
+    world.emulator.migration_lines = ("django.db.utils.OperationalError: no such table",)
+    world.emulator.migration_exit_code = 3
 
-    def fail_migration() -> None:
-        for task in world.migration_tasks():
-            task.containers[0].exitCode = 3
-            task.stopped_reason = "Essential container in task exited"
-
-    clock.on_sleep += [world.migration_logs(["django.db.utils.OperationalError: no such table"]), fail_migration]
     with pytest.raises(DeployError) as caught:
         deploy(world, clock)
 
@@ -62,79 +77,132 @@ def test_failed_migration_restores_tag_and_leaves_services_alone(world, clock):
     assert "exited with code 3" in message and "Essential container in task exited" in message
     assert world.digest_of("latest") == world.old_digest
     assert world.deployment_ids() == before
+    assert world.running_images() == {"web": {world.old_digest}, "worker": {world.old_digest}}
     out = "\n".join(world.output)
     assert "OperationalError: no such table" in out
-    assert f"release tag: acme-app:latest restored to sha256:{world.old_digest[7:19]}" in out
-    assert "services not restarted: web, worker still run what they ran before" in out
+    assert f"    acme-app:latest restored to {short(world.old_digest)}" in out
+    assert "  not started: restart" in out
+    assert "whatever it changed before failing is not reversed" in out
 
 
-def test_rolled_back_rollout_is_a_failure_and_restores_tag(world, clock):
-    """The circuit breaker removes our deployment and the old one is PRIMARY again: 'stable', yet failed."""
+@pytest.mark.parametrize("outcome", ["rollback", "fail", "hang"])
+def test_a_failed_rollout_puts_every_service_back_on_the_old_image(world, clock, outcome):
+    """web's new deployment is rolled back, FAILED or never ends; worker's completes on the new image.
+    Both must end on the old image, with the release tag where it was."""
+    world.emulator.outcomes["web"] = outcome
+    before = world.deployment_ids()
+    config = without_migration(timeout=60)
 
-    def roll_back_web() -> None:
-        web = world.service("web")
-        ours = web.deployments[0]
-        web.deployments[:] = [dict(ours, id="ecs-svc/old", rolloutState="COMPLETED", runningCount=2)]
-        web.events.insert(0, {"id": "e1", "createdAt": ours["createdAt"], "message":
-                              "(service web) rolling back to deployment ecs-svc/old."})
-        worker = world.service("worker").deployments[0]
-        worker.update(rolloutState="COMPLETED", runningCount=1, pendingCount=0)
-
-    clock.on_sleep.append(roll_back_web)
-    ctx = world.context(clock, config=_without_migration())
-    plan = release.prepare_deploy(ctx, sha=NEW_SHA, tag=NEW_TAG)
     with pytest.raises(DeployError) as caught:
-        plan.execute(ctx)
+        deploy(world, clock, config=config)
 
-    assert str(caught.value) == (
-        "restart failed: web ROLLED_BACK - our deployment is gone: the circuit breaker rolled it back "
-        "(now on acme-web:1)"
-    )
+    state = {"rollback": "ROLLED_BACK", "fail": "FAILED", "hang": "TIMED_OUT"}[outcome]
+    assert str(caught.value).startswith(f"restart failed: web {state}")
+    assert "worker" not in str(caught.value)
     assert world.digest_of("latest") == world.old_digest
+    assert world.digest_of("latest-previous") is None  # it did not exist before this deploy
+    assert world.running_images() == {"web": {world.old_digest}, "worker": {world.old_digest}}
     out = "\n".join(world.output)
-    assert "the circuit breaker rolled it back" in out
-    assert "rolling back to deployment ecs-svc/old" in out
-    assert "service worker: COMPLETED 1/1 running (runs the new image" in out
-    assert "fab restart --env staging --service worker" in out
+    redeployed = "worker" if outcome == "rollback" else "web, worker"
+    assert f"a new deployment of {redeployed}: it resolves the restored" in out
+    assert f"service worker: COMPLETED 1/1 running; put back: COMPLETED 1/1 in 20.0s; 1 task on " \
+           f"{short(world.old_digest)} (the image it ran before)" in out
+    assert f"2 tasks on {short(world.old_digest)} (the image it ran before)" in out
+    assert "==> put back in " in out
+    if outcome == "rollback":
+        assert world.deployment_ids()["web"] == before["web"]  # ECS's own rollback: nothing to redeploy
 
 
-def test_failure_after_a_good_deploy_puts_back_both_tags(world, clock):
+def test_failure_after_a_good_deploy_puts_back_both_tags_and_the_services(world, clock):
     """-previous must still name the image before the live one, or the next rollback has nowhere to go."""
-    clock.on_sleep.append(world.complete_rollouts())
     deploy(world, clock)
     third = world.ecr_put(3, "cccccccc")
-    clock.on_sleep[:] = [lambda: world.service("web").deployments[0].update(rolloutState="FAILED")]
-    ctx = world.context(clock, config=_without_migration())
+    world.emulator.broken = {third}
+    world.emulator.outcomes["web"] = "fail"
     with pytest.raises(DeployError):
-        release.prepare_deploy(ctx, sha="cccccccc", tag="cccccccc").execute(ctx)
+        deploy(world, clock, config=without_migration(), sha="cccccccc", tag="cccccccc")
     assert world.digest_of("latest") == world.new_digest and world.digest_of("cccccccc") == third
     assert world.digest_of("latest-previous") == world.old_digest
-    assert (f"release tag: acme-app:latest restored to sha256:{world.new_digest[7:19]}; latest-previous restored to "
-            f"sha256:{world.old_digest[7:19]}") in "\n".join(world.output)
+    assert world.running_images() == {"web": {world.new_digest}, "worker": {world.new_digest}}
+    out = "\n".join(world.output)
+    assert f"release tag: acme-app:latest = {short(world.new_digest)}, as before; latest-previous = " \
+           f"{short(world.old_digest)}, as before" in out
 
 
 def test_first_deploy_has_no_previous_and_failure_removes_the_tag(world, clock):
     world.ecr.batch_delete_image(repositoryName="acme-app", imageIds=[{"imageTag": "latest"}])
-
-    def fail_rollouts() -> None:
-        for name in ("web", "worker"):
-            world.service(name).deployments[0].update(rolloutState="FAILED", rolloutStateReason="tasks failed to start")
-
-    clock.on_sleep.append(fail_rollouts)
-    ctx = world.context(clock, config=_without_migration())
-    plan = release.prepare_deploy(ctx, sha=NEW_SHA, tag=NEW_TAG)
+    world.emulator.outcomes.update(web="fail", worker="fail")
+    target = world.target(clock, config=without_migration())
+    plan = planner.deploy(target, sha=NEW_SHA, tag=NEW_TAG)
     assert any("first deploy" in line for line in plan.render())
     with pytest.raises(DeployError):
-        plan.execute(ctx)
+        execute(plan, target)
     assert world.digest_of("latest") is None
     assert world.digest_of("latest-previous") is None
-    assert "release tag: acme-app:latest removed again (this was its first deploy)" in "\n".join(world.output)
+    assert "acme-app:latest removed again (this was its first deploy)" in "\n".join(world.output)
+
+
+def test_on_failure_leave_changes_nothing_back_and_prints_every_command(world, clock):
+    world.emulator.outcomes["web"] = "fail"
+    with pytest.raises(DeployError) as caught:
+        deploy(world, clock, config=without_migration(on_failure="leave"))
+    assert str(caught.value).startswith("restart failed: web FAILED")
+    assert world.digest_of("latest") == world.new_digest
+    assert world.digest_of("latest-previous") == world.old_digest
+    assert world.running_images()["worker"] == {world.new_digest}
+    out = world.output[world.output.index("==> nothing is put back (on_failure: leave for staging); state now:"):]
+    assert f"  release tag: acme-app:latest = {short(world.new_digest)} (was {short(world.old_digest)}); " \
+           f"latest-previous = {short(world.old_digest)}" in out
+    commands = out[out.index("  to put it back by hand, in this order:") + 1:]
+    assert commands[0].startswith("    aws ecr put-image --repository-name acme-app --image-tag latest ")
+    assert f"imageDigest={world.old_digest}" in commands[0]
+    assert commands[1:] == [
+        "    aws ecr batch-delete-image --repository-name acme-app --image-ids imageTag=latest-previous",
+        "    fab restart --env staging --service web --service worker   # once the release tag is back",
+        "  or, all at once: fab rollback --env staging   (release tag back to latest-previous = "
+        f"{short(world.old_digest)}, every service restarted)",
+    ]
+
+
+def test_a_put_back_that_fails_gives_the_commands_and_keeps_the_first_error(world, clock):
+    world.emulator.outcomes["worker"] = "fail"
+    target = world.target(clock, config=without_migration())
+    plan = planner.deploy(target, sha=NEW_SHA, tag=NEW_TAG)
+    put_images = []
+
+    def deny_after_the_retag(**_):  # ECR itself answers: the deploy's two PutImage work, the put-back's do not
+        put_images.append(1)
+        if len(put_images) > 2:
+            return FakeHttp(400), {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}
+        return None
+
+    target.registry.client.meta.events.register("before-call.ecr.PutImage", deny_after_the_retag)
+    with pytest.raises(DeployError) as caught:
+        execute(plan, target)
+
+    assert str(caught.value).startswith("restart failed: worker FAILED")
+    out = world.output
+    assert any(line.startswith("    could NOT put back retag: access denied: the credentials in use lack "
+                               "ecr:PutImage (not allowed)") for line in out)
+    assert any(line.startswith("==> put-back INCOMPLETE after ") for line in out)
+    commands = out[out.index("  to finish putting it back by hand, in this order:") + 1:]
+    assert commands[0].startswith("    aws ecr put-image --repository-name acme-app --image-tag latest ")
+    restart = "    fab restart --env staging --service web --service worker   # once the release tag is back"
+    assert commands[-2] == restart
+    assert commands[-1].startswith("  or, all at once: fab rollback --env staging")
+    assert world.digest_of("latest") == world.new_digest  # not put back, and the output says so
+
+
+class FakeHttp:
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+        self.headers: dict[str, str] = {}
 
 
 def test_missing_image_changes_nothing(world, clock):
-    ctx = world.context(clock)
+    target = world.target(clock)
     with pytest.raises(DeployError) as caught:
-        release.prepare_deploy(ctx, sha=NEW_SHA, tag="1234567")
+        planner.deploy(target, sha=NEW_SHA, tag="1234567")
     assert str(caught.value) == (
         "image acme-app:1234567 not found in ECR: check --tag, or wait for CI to push it"
     )
@@ -142,36 +210,36 @@ def test_missing_image_changes_nothing(world, clock):
 
 
 def test_missing_service_is_caught_before_any_change(world, clock):
-    config = _without_migration()
+    config = without_migration()
     config["environments"]["staging"]["services"] = ["web", "api"]
-    ctx = world.context(clock, config=config)
+    target = world.target(clock, config=config)
     with pytest.raises(DeployError, match="ECS service\\(s\\) api not found in cluster 'acme-staging'"):
-        release.prepare_deploy(ctx, sha=NEW_SHA, tag=NEW_TAG)
+        planner.deploy(target, sha=NEW_SHA, tag=NEW_TAG)
 
 
 def test_missing_cluster_is_named(world, clock):
-    config = _without_migration()
+    config = without_migration()
     config["environments"]["staging"]["cluster"] = "acme-nope"
-    ctx = world.context(clock, config=config)
+    target = world.target(clock, config=config)
     with pytest.raises(DeployError, match="ECS cluster 'acme-nope' not found"):
-        release.prepare_deploy(ctx, sha=NEW_SHA, tag=NEW_TAG)
+        planner.deploy(target, sha=NEW_SHA, tag=NEW_TAG)
 
 
 def test_immutable_repository_is_refused_before_any_change(world, clock):
     world.ecr.put_image_tag_mutability(repositoryName="acme-app", imageTagMutability="IMMUTABLE")
-    ctx = world.context(clock)
+    target = world.target(clock)
     with pytest.raises(DeployError, match="IMMUTABLE tags, so latest cannot move"):
-        release.prepare_deploy(ctx, sha=NEW_SHA, tag=NEW_TAG)
+        planner.deploy(target, sha=NEW_SHA, tag=NEW_TAG)
 
 
 def test_dry_run_plan_reads_everything_and_changes_nothing(world, clock):
     calls: list[str] = []
-    ctx = world.context(clock)
-    for client in (ctx.registry.client, ctx.cluster.client):
+    target = world.target(clock)
+    for client in (target.registry.client, target.cluster.client):
         client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
     before = world.deployment_ids()
 
-    plan = release.prepare_deploy(ctx, sha=NEW_SHA, tag=NEW_TAG)
+    plan = planner.deploy(target, sha=NEW_SHA, tag=NEW_TAG)
     lines = plan.render()
 
     mutating = [c for c in calls if not c.startswith(("Describe", "BatchGet", "List", "Get"))]
@@ -179,17 +247,8 @@ def test_dry_run_plan_reads_everything_and_changes_nothing(world, clock):
     assert world.digest_of("latest") == world.old_digest and world.deployment_ids() == before
     text = "\n".join(lines)
     assert lines[0] == f"DRY RUN - deploy {NEW_SHA} (acme-app:{NEW_TAG}) to staging; nothing will be changed."
-    assert f"1. retag: move acme-app:latest sha256:{world.old_digest[7:19]} -> sha256:{world.new_digest[7:19]}" in text
+    assert f"1. retag: move acme-app:latest {short(world.old_digest)} -> {short(world.new_digest)}" in text
     assert "2. migrate: run task acme-migrate:1 (container app) in cluster acme-staging: python manage.py migrate" \
         in text
-    assert "3. restart: force a new deployment of web (acme-web:1, 0/2 running)" in text
-
-
-def _without_migration():
-    import copy
-
-    from conftest import CONFIG
-
-    config = copy.deepcopy(CONFIG)
-    del config["environments"]["staging"]["migrate"]
-    return config
+    assert "3. restart: force a new deployment of web (acme-web:1, 2/2 running)" in text
+    assert f"then check that every running task runs {short(world.new_digest)}" in text

@@ -83,7 +83,8 @@ def test_missing_repository_is_named(ecr):
                                   "assumed-role/ci is not authorized); grant it to the role or user"),
         ("ExpiredTokenException", "AWS credentials have expired (ExpiredTokenException) at ecr:PutImage"),
         ("UnrecognizedClientException", "AWS rejected the credentials (UnrecognizedClientException) at ecr:PutImage"),
-        ("ThrottlingException", "AWS ecr:PutImage failed: ThrottlingException: User: arn:aws:sts::1:"),
+        ("ThrottlingException", "AWS ecr:PutImage throttled (ThrottlingException) after the SDK's retries: User: "
+                                "arn:aws:sts::1:"),
     ],
 )
 def test_credential_and_permission_errors_are_one_actionable_line(ecr, code, expected):

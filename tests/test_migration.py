@@ -185,3 +185,53 @@ def test_network_comes_from_the_first_service_unless_configured(world):
     assert spec.network_configuration["awsvpcConfiguration"]["subnets"] == ["subnet-x"]
     assert spec.network_configuration["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
     assert spec.task_definition.label == "acme-web:1" and spec.container == "web"
+
+
+def test_failed_task_and_log_reads_are_missed_polls_and_the_last_line_still_arrives(stubs):
+    """ECS throttles DescribeTasks and CloudWatch answers 503 for a while: the watch goes on; the migration,
+    which runs on against the database whatever we see, is followed to its end and its last line printed."""
+    ecs, ecs_stub, logs, logs_stub = stubs
+    expect_run(ecs_stub)
+    expect_poll(ecs_stub, task("RUNNING"))
+    expect_logs(logs_stub, ["Applying orders.0042... OK"], token_out="f/1")
+    expect_logs(logs_stub, [], token_in="f/1", token_out="f/1")
+    for _ in range(2):  # at 2 and 4 s
+        ecs_stub.add_client_error("describe_tasks", "ThrottlingException", "Rate exceeded", 400)
+        logs_stub.add_client_error("get_log_events", "ServiceUnavailableException", "down", 503)
+    expect_poll(ecs_stub, task("STOPPED", exit_code=0))  # at 6 s
+    logs_stub.add_client_error("get_log_events", "ServiceUnavailableException", "down", 503)
+    logs_stub.add_client_error("get_log_events", "ServiceUnavailableException", "down", 503)  # after STOPPED
+    expect_logs(logs_stub, ["All migrations applied."], token_in="f/1", token_out="f/2")  # tried again
+    expect_logs(logs_stub, [], token_in="f/2", token_out="f/2")
+
+    result, lines = run(ecs, logs)
+
+    assert result.exit_code == 0
+    assert lines == [
+        "    task 0f1e2d3c started on acme-migrate:4",
+        "    | Applying orders.0042... OK",
+        "    task 0f1e2d3c: RUNNING",
+        "    ecs:DescribeTasks throttled (ThrottlingException); still waiting",
+        "    logs:GetLogEvents failed with HTTP 503 (ServiceUnavailableException); still waiting",
+        "    ecs:DescribeTasks answers again after 2 failed reads (4s)",
+        "    task 0f1e2d3c: STOPPED",
+        "    logs:GetLogEvents answers again after 4 failed reads (6s)",
+        "    | All migrations applied.",
+    ]
+
+
+def test_a_timeout_during_an_outage_names_the_failing_read(stubs):
+    ecs, ecs_stub, logs, logs_stub = stubs
+    expect_run(ecs_stub)
+    expect_poll(ecs_stub, task("RUNNING"))
+    logs_stub.add_client_error("get_log_events", "ResourceNotFoundException")
+    for _ in range(2):  # at 2 and 4 s
+        ecs_stub.add_client_error("describe_tasks", "ThrottlingException", "Rate exceeded", 400)
+        logs_stub.add_client_error("get_log_events", "ResourceNotFoundException")
+    with pytest.raises(DeployError) as caught:
+        run(ecs, logs, timeout=4)
+    assert str(caught.value) == (
+        "task 0f1e2d3c still RUNNING after 4s; the last read failed: ecs:DescribeTasks throttled "
+        "(ThrottlingException) (2 in a row); it was left running. Watch it in the ECS console, or stop it: "
+        "aws ecs stop-task --cluster acme --task 0f1e2d3c"
+    )

@@ -31,7 +31,6 @@ def hold_lock(world, since="2026-11-26T05:55:00+00:00", who="alice"):
 
 
 def deployed(world, project, capsys, clock):
-    clock.on_sleep.append(world.complete_rollouts())
     code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert code == 0, err
     return out
@@ -53,7 +52,6 @@ def test_break_lock_takes_over_only_a_lock_older_than_the_timeout(world, project
     hold_lock(world, since="2026-11-26T05:00:00+00:00")  # an hour ago; the timeout is 600 s
     code, _, err = fab(capsys, "restart", "--env", "staging", "--service", "worker")
     assert code == 1 and "it is older than the timeout (600s): if that run is dead, run again with --break-lock" in err
-    clock.on_sleep.append(world.complete_rollouts())
     code, out, err = fab(capsys, "restart", "--env", "staging", "--service", "worker", "--break-lock")
     assert code == 0, err
     assert lock_value(world) is None  # taken, then released
@@ -68,13 +66,8 @@ def test_break_lock_does_not_touch_a_fresh_lock(world, project, capsys):
 
 def test_lock_is_held_during_the_run_and_released_after_a_failure(world, project, capsys, clock):
     seen: list[dict | None] = []
-
-    def fail_migration() -> None:
-        seen.append(lock_value(world))
-        for task in world.migration_tasks():
-            task.containers[0].exitCode = 2
-
-    clock.on_sleep.append(fail_migration)
+    world.emulator.migration_exit_code = 2
+    clock.on_sleep.append(lambda seconds: seen.append(lock_value(world)))
     code, _, _ = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert code == 1
     assert seen[0]["task"] == "deploy" and seen[0]["sha"] == NEW_SHA and seen[0]["since"]
@@ -151,14 +144,25 @@ def test_deploy_runs_the_same_checks_before_changing_anything(world, project, ca
 
 
 # --- status -------------------------------------------------------------------------------------------
-def test_status_shows_tags_deployments_events_and_lock(world, project, capsys, clock):
+def row(out: str, first: str) -> list[str]:
+    """The cells of the table row whose first cell is `first` (cells are two or more spaces apart)."""
+    import re
+
+    return next(re.split(r"\s{2,}", line.strip()) for line in out.splitlines() if line.strip().startswith(first + " "))
+
+
+def test_status_shows_tags_what_each_service_runs_deployments_events_and_lock(world, project, capsys, clock):
     deployed(world, project, capsys, clock)
     hold_lock(world)
     code, out, _ = fab(capsys, "status", "--env", "staging")
     assert code == 0
-    assert f"  latest               {world.new_digest[:19]}" in out and f"[{NEW_TAG}, {NEW_SHA}]" in out
-    assert f"  latest-previous      {world.old_digest[:19]}" in out and "[aaaaaaa]" in out
-    assert out.count(" PRIMARY  COMPLETED ") == 2 and "acme-web:1" in out
+    new, old = f"sha256:{world.new_digest[7:19]}", f"sha256:{world.old_digest[7:19]}"
+    assert row(out, "latest")[1] == new and row(out, "latest")[3] == f"[{NEW_TAG}, {NEW_SHA}]"
+    assert row(out, "latest-previous")[1] == old and row(out, "latest-previous")[3] == "[aaaaaaa]"
+    web = row(out, "web")
+    assert web[:2] == ["web", f"2x {new} (latest)"] and web[3:7] == ["PRIMARY", "COMPLETED", "2/2", "acme-web:1"]
+    assert row(out, "worker")[:2] == ["worker", f"1x {new} (latest)"]
+    assert "DRIFT" not in out
     assert "lock: held by alice (alice-laptop) running deploy of c0ffee1 since 2026-11-26T05:55:00+00:00" in out
 
     code, out, _ = fab(capsys, "status", "--env", "staging", "--json")
@@ -166,7 +170,30 @@ def test_status_shows_tags_deployments_events_and_lock(world, project, capsys, c
     assert data["release_tag"]["digest"] == world.new_digest
     assert sorted(data["release_tag"]["other_tags"]) == sorted([NEW_SHA, NEW_TAG])
     assert [s["name"] for s in data["services"]] == ["web", "worker"]
+    assert data["services"][0]["runs"] == [{"digest": world.new_digest, "tasks": 2, "tag": "latest"}]
+    assert data["services"][0]["drift"] is None
     assert data["lock"]["who"] == "alice"
+
+
+def test_status_flags_services_whose_tasks_run_another_image_than_the_release_tag(world, project, capsys, clock):
+    """A retag without a restart: ECS keeps running the digest each deployment resolved."""
+    deployed(world, project, capsys, clock)
+    third, fourth = world.ecr_put(3, "ccccccc"), world.ecr_put(4, "ddddddd")
+    assert fab(capsys, "retag", "--tag", "ccccccc", "--env", "staging")[0] == 0
+    code, out, _ = fab(capsys, "status", "--env", "staging")
+    assert "DRIFT: web runs latest-previous, not latest" in out
+    data = json.loads(fab(capsys, "status", "--env", "staging", "--json")[1])
+    assert data["services"][1]["drift"] == "runs latest-previous, not latest"
+
+    assert fab(capsys, "retag", "--tag", "ddddddd", "--env", "staging")[0] == 0
+    data = json.loads(fab(capsys, "status", "--env", "staging", "--json")[1])
+    assert data["release_tag"]["digest"] == fourth and data["previous"]["digest"] == third
+    short_new = f"sha256:{world.new_digest[7:19]}"
+    for service in data["services"]:
+        assert service["runs"][0] == {"digest": world.new_digest, "tasks": service["desired"], "tag": None}
+        assert service["drift"] == f"runs {short_new}, which no tag of staging names"
+    out = fab(capsys, "status", "--env", "staging")[1]
+    assert f"DRIFT: worker runs {short_new}, which no tag of staging names" in out
 
 
 def test_status_all_covers_every_environment(world, project, capsys):
@@ -186,7 +213,9 @@ def test_rollback_moves_back_to_previous_restarts_and_runs_no_migration(world, p
     assert all(world.deployment_ids()[n] != before[n] for n in before)
     assert len(world.migration_tasks()) == migrations
     assert "no migration runs" in out
-    assert f"rolled back staging: acme-app:latest = {world.old_digest}; web COMPLETED 2/2, worker COMPLETED 1/1" in out
+    assert f"rolled back staging in 20.0s: acme-app:latest = {world.old_digest} (tag latest-previous); verified: " \
+           f"every service runs sha256:{world.old_digest[7:19]}" in out
+    assert world.running_images() == {"web": {world.old_digest}, "worker": {world.old_digest}}
 
 
 def test_rollback_without_previous_refuses_plainly(world, project, capsys):
@@ -206,7 +235,7 @@ def test_rollback_dry_run_shows_the_plan(world, project, capsys, clock):
 
 # --- Ctrl-C -------------------------------------------------------------------------------------------
 def test_interrupt_during_restart_says_what_changed_and_releases_the_lock(world, project, capsys, clock):
-    def interrupt() -> None:
+    def interrupt(seconds: float) -> None:
         if any(d["id"] != before[n] for n, d in ((n, world.service(n).deployments[0]) for n in before)):
             raise KeyboardInterrupt
 
@@ -214,14 +243,16 @@ def test_interrupt_during_restart_says_what_changed_and_releases_the_lock(world,
     clock.on_sleep.append(interrupt)
     code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert code == 130
-    assert err == "interrupted: stopped during restart; see above for what changed and what still runs in ECS\n"
-    assert "==> interrupted during restart; nothing was undone. State now:" in out
-    assert (f"  release tag: acme-app:latest -> sha256:{world.new_digest[7:19]} (was "
-            f"sha256:{world.old_digest[7:19]})") in out
-    assert "  service web: IN_PROGRESS 0/2 running - the rollout continues in ECS" in out
-    assert "  to follow the rollouts: fab status --env staging" in out
+    assert err == ("interrupted: stopped by Ctrl-C during restart; see above for what changed and what still runs "
+                   "in ECS\n")
+    assert "==> stopped by Ctrl-C during restart; nothing was undone. State now:" in out
+    assert (f"  release tag: acme-app:latest = sha256:{world.new_digest[7:19]} (was "
+            f"sha256:{world.old_digest[7:19]}); latest-previous = sha256:{world.old_digest[7:19]}") in out
+    assert (f"  service web: IN_PROGRESS 0/2 running - the rollout continues in ECS; 2 tasks on "
+            f"sha256:{world.old_digest[7:19]} (the image it ran before)") in out
+    assert "  to follow what still runs: fab status --env staging" in out
     assert "  not started: notify" in out
-    assert "  to undo: fab rollback --env staging" in out
+    assert "  or, all at once: fab rollback --env staging" in out
     assert lock_value(world) is None
     assert world.digest_of("latest") == world.new_digest
 
@@ -242,7 +273,7 @@ def test_rollback_registers_the_previous_images_commit_with_sleuth(world, projec
 
 
 def test_interrupt_during_the_migration_names_the_task_still_running(world, project, capsys, clock):
-    def interrupt() -> None:
+    def interrupt(seconds: float) -> None:
         if world.migration_tasks():
             raise KeyboardInterrupt
 

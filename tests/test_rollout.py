@@ -15,7 +15,9 @@ from botocore.stub import Stubber
 from tasks.core import rollout
 from tasks.core.clock import FakeClock
 from tasks.core.ecs import Cluster
-from tasks.core.release import Restart
+from tasks.core.errors import DeployError
+from tasks.core.rollout import Expectation
+from tasks.core.steps.restart import Restart
 
 T0 = datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc)
 
@@ -71,8 +73,25 @@ def follow(client, ids, **kwargs):
     clock = FakeClock()
     rollouts = {name: rollout.Rollout(name, id, T0) for name, id in ids.items()}
     rollout.wait(Cluster(client, "acme"), rollouts, clock, timeout=kwargs.get("timeout", 60), interval=5,
-                 say=lines.append)
+                 say=lines.append, expect=kwargs.get("expect"))
     return rollouts, lines, clock
+
+
+NEW = "sha256:" + "b" * 64
+OLD = "sha256:" + "a" * 64
+
+
+def running(stubber, name, *digests):
+    """The service's running tasks, as list_tasks and describe_tasks give them, each on one of `digests`."""
+    arns = [f"arn:aws:ecs:us-east-1:123456789012:task/acme/{name}{i}" for i in range(len(digests))]
+    stubber.add_response("list_tasks", {"taskArns": arns},
+                         {"cluster": "acme", "serviceName": name, "desiredStatus": "RUNNING", "maxResults": 100})
+    if arns:
+        stubber.add_response("describe_tasks", {"tasks": [
+            {"taskArn": arn, "lastStatus": "RUNNING", "containers": [
+                {"name": "app", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-app:latest",
+                 "imageDigest": digest}]}
+            for arn, digest in zip(arns, digests, strict=True)]}, {"cluster": "acme", "tasks": arns})
 
 
 def no_stopped_tasks(stubber, deployment_id):
@@ -85,11 +104,12 @@ def no_stopped_tasks(stubber, deployment_id):
 def test_in_progress_then_completed_prints_only_changes(ecs):
     client, stubber = ecs
     old = deployment("ecs-svc/old", "COMPLETED", 2, status="ACTIVE")
-    for running in (0, 0, 1):
-        poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "IN_PROGRESS", running), old))
+    for count in (0, 0, 1):
+        poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "IN_PROGRESS", count), old))
     poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "COMPLETED", 2)))
+    running(stubber, "web", NEW, NEW)
 
-    rollouts, lines, clock = follow(client, {"web": "ecs-svc/new"})
+    rollouts, lines, clock = follow(client, {"web": "ecs-svc/new"}, expect=Expectation("acme-app", NEW))
 
     assert rollouts["web"].ok
     assert lines == [
@@ -97,7 +117,65 @@ def test_in_progress_then_completed_prints_only_changes(ecs):
         "    web: IN_PROGRESS 1/2 running",
         "    web: COMPLETED 2/2 running",
     ]
+    assert rollouts["web"].runs() == "2 tasks on sha256:bbbbbbbbbbbb"
     assert clock.sleeps == [5, 5, 5]
+
+
+def test_a_completed_rollout_whose_tasks_run_another_image_is_a_failure(ecs):
+    """A task definition pinned to another tag or a digest: ECS completes the rollout, nothing changed."""
+    client, stubber = ecs
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "COMPLETED", 2)))
+    running(stubber, "web", OLD, OLD)
+
+    rollouts, lines, _ = follow(client, {"web": "ecs-svc/new"}, expect=Expectation("acme-app", NEW))
+
+    assert rollouts["web"].state == rollout.WRONG_IMAGE
+    assert lines[-1] == ("    web: WRONG_IMAGE 2/2 running - its tasks run 2 tasks on sha256:aaaaaaaaaaaa, not "
+                         "sha256:bbbbbbbbbbbb: its task definition must name the release tag, not another tag or a "
+                         "digest")
+
+
+def test_throttled_and_dropped_reads_are_missed_polls_said_once_and_the_rollout_still_completes(ecs):
+    client, stubber = ecs
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "IN_PROGRESS", 0)))
+    for _ in range(3):
+        stubber.add_client_error("describe_services", "ThrottlingException", "Rate exceeded", 400)
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "COMPLETED", 2)))
+    running(stubber, "web", NEW, NEW)
+
+    rollouts, lines, clock = follow(client, {"web": "ecs-svc/new"}, expect=Expectation("acme-app", NEW))
+
+    assert rollouts["web"].ok
+    assert lines == [
+        "    web: IN_PROGRESS 0/2 running",
+        "    ecs:DescribeServices throttled (ThrottlingException); still waiting",
+        "    ecs:DescribeServices answers again after 3 failed reads (15s)",
+        "    web: COMPLETED 2/2 running",
+    ]
+    assert clock.sleeps == [5, 5, 5, 5]  # the schedule kept
+
+
+def test_an_outage_until_the_deadline_names_the_last_error_with_the_timeout(ecs):
+    client, stubber = ecs
+    poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "IN_PROGRESS", 1)))
+    for _ in range(3):  # at 5, 10 and 15 s
+        stubber.add_client_error("describe_services", "ServiceUnavailableException", "down", 503)
+    no_stopped_tasks(stubber, "ecs-svc/new")
+
+    rollouts, _, clock = follow(client, {"web": "ecs-svc/new"}, timeout=15)
+
+    assert rollouts["web"].state == rollout.TIMED_OUT
+    assert rollouts["web"].reason == (
+        "still in progress after 15s; the last read failed: ecs:DescribeServices failed with HTTP 503 "
+        "(ServiceUnavailableException) (3 in a row)")
+    assert clock.elapsed == 15
+
+
+def test_an_error_that_is_not_transient_ends_the_wait_at_once(ecs):
+    client, stubber = ecs
+    stubber.add_client_error("describe_services", "AccessDeniedException", "no", 400)
+    with pytest.raises(DeployError, match="access denied: the credentials in use lack ecs:DescribeServices"):
+        follow(client, {"web": "ecs-svc/new"})
 
 
 def test_failed_rollout_reports_reason_events_and_stopped_tasks(ecs):
@@ -182,6 +260,7 @@ def test_without_rollout_state_the_sole_steady_deployment_is_success(ecs):
     poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", None, 2),
                                           deployment("ecs-svc/old", None, 2, status="ACTIVE")))
     poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", None, 2)))
+    running(stubber, "web", NEW, NEW)
     rollouts, _, _ = follow(client, {"web": "ecs-svc/new"})
     assert rollouts["web"].ok
 
@@ -192,6 +271,8 @@ def test_twelve_services_take_two_describe_calls_per_poll_and_finish_together(ec
     for state in ("IN_PROGRESS", "COMPLETED"):
         for chunk in (names[:10], names[10:]):
             poll_answer(stubber, chunk, *[service(n, deployment(f"ecs-svc/{n}", state, 2)) for n in chunk])
+    for name in names:
+        running(stubber, name, NEW, NEW)
     rollouts, _, clock = follow(client, {n: f"ecs-svc/{n}" for n in names})
     assert all(r.ok for r in rollouts.values())
     assert clock.sleeps == [5]
@@ -208,14 +289,18 @@ def test_restart_forces_every_service_at_once_then_waits(ecs):
         )
     poll_answer(stubber, ["web", "worker"], service("web", deployment("ecs-svc/web-new", "COMPLETED", 2)),
                 service("worker", deployment("ecs-svc/worker-new", "COMPLETED", 2)))
-    step = Restart({"web": None, "worker": None})
+    running(stubber, "web", NEW, NEW)
+    running(stubber, "worker", NEW, NEW)
+    step = Restart({"web": None, "worker": None}, expect=Expectation("acme-app", NEW), restore=None)
     lines: list[str] = []
 
-    class Ctx:
+    class Target:  # what the step reads of its target; one call at a time, in order, for the Stubber
         cluster = Cluster(client, "acme")
         clock = FakeClock()
-        timeout, interval, say = 60, 5, lines.append
+        timeout, interval, say, parallel = 60, 5, lines.append, 1
 
-    step.run(Ctx)
+    step.run(Target)
     assert [r.deployment_id for r in step.rollouts.values()] == ["ecs-svc/web-new", "ecs-svc/worker-new"]
-    assert step.states() == "web COMPLETED 2/2, worker COMPLETED 2/2"
+    assert step.verified
+    assert step.report() == ["  web     COMPLETED 2/2 in 0.0s, 2 tasks on sha256:bbbbbbbbbbbb",
+                             "  worker  COMPLETED 2/2 in 0.0s, 2 tasks on sha256:bbbbbbbbbbbb"]

@@ -98,6 +98,15 @@ def restart(sandbox: Sandbox, service: str) -> str:
     return deployments[0]["id"]
 
 
+def release_new_build(sandbox: Sandbox) -> None:
+    """Point the release tag at the new build, as a deploy's retag does: the scenario's faults are that image's."""
+    assert sandbox.world is not None
+    ecr = sandbox.client("ecr")
+    image = ecr.batch_get_image(repositoryName=sandbox.world.repository, imageIds=[{"imageTag": sandbox.world.new_sha}])
+    ecr.put_image(repositoryName=sandbox.world.repository, imageTag=settings.RELEASE_TAG,
+                  imageManifest=image["images"][0]["imageManifest"])
+
+
 def stopped_tasks(sandbox: Sandbox, deployment_id: str) -> list[dict[str, Any]]:
     ecs = sandbox.client("ecs")
     arns = ecs.list_tasks(cluster=settings.CLUSTER, desiredStatus="STOPPED", startedBy=deployment_id)["taskArns"]
@@ -199,6 +208,7 @@ def test_migration_runs_logs_and_exits_0(start: Callable[..., Sandbox]) -> None:
 
 def test_migration_fails_scenario_exits_1_after_logging_the_error(start: Callable[..., Sandbox]) -> None:
     sandbox = start("migration-fails")
+    release_new_build(sandbox)
     task = run_migration(sandbox)
     running = wait_for(lambda: (t := describe_task(sandbox, task["taskArn"]))["lastStatus"] == "RUNNING" and t)
     assert "exitCode" not in running["containers"][0]
@@ -247,6 +257,7 @@ def test_rollout_completes_with_running_count_climbing_and_events(start: Callabl
 
 def test_rollout_fails_scenario_rolls_web_back_and_completes_worker(start: Callable[..., Sandbox]) -> None:
     sandbox = start("rollout-fails")
+    release_new_build(sandbox)
     old_web = sandbox.services()["web"]["deployments"][0]["id"]
     new_web, new_worker = restart(sandbox, "web"), restart(sandbox, "worker")
     wait_for(lambda: sandbox.emulator.idle())
@@ -265,6 +276,7 @@ def test_rollout_fails_scenario_rolls_web_back_and_completes_worker(start: Calla
 
 def test_tasks_stop_scenario_fails_deployments_with_cannot_pull_tasks(start: Callable[..., Sandbox]) -> None:
     sandbox = start("tasks-stop")
+    release_new_build(sandbox)
     new_ids = {name: restart(sandbox, name) for name in ("web", "worker")}
     wait_for(lambda: sandbox.emulator.idle())
     services = sandbox.services()
@@ -284,6 +296,60 @@ def test_tasks_stop_scenario_fails_deployments_with_cannot_pull_tasks(start: Cal
         # the task ids in the "has started" event are the tasks that stopped
         started = next(e["message"] for e in services[name]["events"] if "has started" in e["message"])
         assert all(t["taskArn"].split("/")[-1] in started for t in tasks)
+
+
+def test_a_deployment_runs_the_digest_its_tag_named_when_it_was_created(start: Callable[..., Sandbox]) -> None:
+    """ECS's version consistency: moving the tag changes no running task; a new deployment resolves it anew, and
+    failures belong to the broken image only, so a redeploy on the old image works."""
+    sandbox = start("tasks-stop")
+    world = sandbox.world
+    assert world is not None
+    assert sandbox.running_images() == {"web": {world.current_digest: 2}, "worker": {world.current_digest: 1}}
+    release_new_build(sandbox)
+    assert sandbox.running_images()["web"] == {world.current_digest: 2}  # nothing redeployed yet
+    failed = restart(sandbox, "web")
+    wait_for(lambda: sandbox.emulator.idle())
+    assert sandbox.services()["web"]["deployments"][0]["rolloutState"] == "FAILED"
+    assert {t["containers"][0]["imageDigest"] for t in stopped_tasks(sandbox, failed)} == {world.new_digest}
+    ecr = sandbox.client("ecr")  # the tag back on the current build, then a new deployment
+    image = ecr.batch_get_image(repositoryName=world.repository, imageIds=[{"imageTag": world.current_sha}])
+    ecr.put_image(repositoryName=world.repository, imageTag=settings.RELEASE_TAG,
+                  imageManifest=image["images"][0]["imageManifest"])
+    restart(sandbox, "web")
+    wait_for(lambda: sandbox.emulator.idle())
+    assert sandbox.services()["web"]["deployments"][0]["rolloutState"] == "COMPLETED"
+    assert sandbox.running_images()["web"] == {world.current_digest: 2}
+
+
+def test_faults_hit_the_tool_under_test_only_and_in_the_order_set(start: Callable[..., Sandbox]) -> None:
+    from botocore.config import Config
+    from botocore.exceptions import ClientError, ConnectionClosedError
+
+    from sandbox.faults import Fault
+
+    sandbox = start()
+    sandbox.faults.set([Fault("ecs:DescribeServices", "throttle", count=1, after=1),
+                        Fault("ecs:DescribeServices", "5xx", count=1, after=2),
+                        Fault("ecs:DescribeServices", "drop", count=1, after=3)])
+    import boto3
+
+    tool = boto3.client("ecs", endpoint_url=sandbox.aws_endpoint, region_name=settings.REGION,
+                        aws_access_key_id=settings.FAKE_AWS_ACCESS_KEY_ID,
+                        aws_secret_access_key=settings.FAKE_AWS_SECRET_ACCESS_KEY,
+                        config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    outcomes = []
+    for _ in range(5):
+        sandbox.services()  # the sandbox's own reads are never faulted
+        try:
+            tool.describe_services(cluster=settings.CLUSTER, services=["web"])
+            outcomes.append("ok")
+        except ClientError as err:
+            outcomes.append(f"{err.response['ResponseMetadata']['HTTPStatusCode']} {err.response['Error']['Code']}")
+        except ConnectionClosedError:
+            outcomes.append("dropped")
+    assert outcomes == ["ok", "400 ThrottlingException", "503 ServiceUnavailableException", "dropped", "ok"]
+    assert sandbox.faults.played == [("ecs:DescribeServices", "throttle"), ("ecs:DescribeServices", "5xx"),
+                                     ("ecs:DescribeServices", "drop")]
 
 
 # --- the Sleuth stand-in --------------------------------------------------------------------------------

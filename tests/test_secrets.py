@@ -25,31 +25,23 @@ DEPLOY = ["deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging"]
 
 
 def _succeed(world):
-    return [world.migration_logs(["Applying orders.0042... OK"]), world.complete_rollouts()]
+    world.emulator.migration_lines = ("Applying orders.0042... OK",)
 
 
 def _fail_migration(world):
-    def fail() -> None:
-        for task in world.migration_tasks():
-            task.containers[0].exitCode = 1
-            task.stopped_reason = "Essential container in task exited"
-
-    return [world.migration_logs(["OperationalError: no such table"]), fail]
+    world.emulator.migration_lines = ("OperationalError: no such table",)
+    world.emulator.migration_exit_code = 1
 
 
 def _fail_rollout(world):
-    def fail() -> None:
-        for name in ("web", "worker"):
-            world.service(name).deployments[0].update(rolloutState="FAILED", rolloutStateReason="tasks failed")
-
-    return [world.migration_logs(["ok"]), fail]
+    world.emulator.outcomes.update(web="fail", worker="fail")
 
 
 def _nothing(world):
-    return []
+    pass
 
 
-# (name, argv, what ECS does between polls, Sleuth's answer or None for no call expected, expected exit status)
+# (name, argv, how ECS behaves (scripts the emulator), Sleuth's answer or None for no call expected, exit status)
 PATHS: list[tuple[str, list[str], Callable, tuple[int, str] | None, int]] = [
     ("deploy-success", DEPLOY, _succeed, (200, "Success"), 0),
     ("deploy-sleuth-401", DEPLOY, _succeed, (401, "Invalid access token"), 0),
@@ -92,7 +84,7 @@ def debug_logging(monkeypatch) -> None:
 
 
 def run(world, clock, capfd, argv, ecs, answer):
-    clock.on_sleep += ecs(world)
+    ecs(world)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as sleuth_api:
         if answer is not None:
             sleuth_api.post(ENDPOINT, status=answer[0], body=answer[1])

@@ -16,10 +16,11 @@ import responses
 from conftest import ACCOUNT, CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, REGION, fab
 from responses import matchers
 
-from tasks.core import release, sleuth
+from tasks.core import planner, sleuth
 from tasks.core.clock import FakeClock
 from tasks.core.config import load_settings
 from tasks.core.errors import DeployError
+from tasks.core.executor import execute
 
 ENDPOINT = "https://app.sleuth.io/api/1/deployments/acme/acme-app/register_deploy"
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,20 +252,19 @@ def test_a_connection_error_then_success(sleuth_api):
 
 def _deploy(world, clock, settings_config=None):
     config = settings_config or CONFIG
-    ctx = world.context(clock, config=config)
-    notify = sleuth.Notify.prepare(ctx.env, load_settings(config).sleuth, sha=NEW_SHA, tag=NEW_TAG,
-                                   ecr=ctx.registry.client, author=lambda sha: None)
-    plan = release.prepare_deploy(ctx, sha=NEW_SHA, tag=NEW_TAG, notify=notify)
-    return ctx, plan, notify
+    target = world.target(clock, config=config)
+    notify = sleuth.Notify.prepare(target.env, load_settings(config).sleuth, sha=NEW_SHA, tag=NEW_TAG,
+                                   ecr=target.registry.client, author=lambda sha: None)
+    plan = planner.deploy(target, sha=NEW_SHA, tag=NEW_TAG, notify=notify)
+    return target, plan, notify
 
 
 def test_deploy_registers_last_with_the_image_link(world, clock):
-    clock.on_sleep.append(world.complete_rollouts())
     with responses.RequestsMock() as sleuth_api:
         sleuth_api.post(ENDPOINT, body="Success", match=[BEARER])
-        ctx, plan, notify = _deploy(world, clock, _without_migration())
+        target, plan, notify = _deploy(world, clock, _without_migration())
         assert [step.name for step in plan.steps] == ["retag", "migrate", "restart", "notify"]
-        plan.execute(ctx)
+        execute(plan, target)
         body = json.loads(sleuth_api.calls[0].request.body)
     link = (f"https://{REGION}.console.aws.amazon.com/ecr/repositories/private/{ACCOUNT}/acme-app/_/image/"
             f"{world.new_digest}/details?region={REGION}")
@@ -275,11 +275,10 @@ def test_deploy_registers_last_with_the_image_link(world, clock):
 
 
 def test_deploy_stays_green_when_sleuth_fails(world, clock):
-    clock.on_sleep.append(world.complete_rollouts())
     with responses.RequestsMock() as sleuth_api:
         sleuth_api.post(ENDPOINT, status=503, body="maintenance")
-        ctx, plan, notify = _deploy(world, clock, _without_migration())
-        plan.execute(ctx)  # does not raise
+        target, plan, notify = _deploy(world, clock, _without_migration())
+        execute(plan, target)  # does not raise
         assert len(sleuth_api.calls) == 4
     assert world.digest_of("latest") == world.new_digest  # live, and not rolled back
     assert notify.report() == [
@@ -305,27 +304,22 @@ def test_ctrl_c_while_waiting_for_sleuth_leaves_the_deploy_live_with_the_command
 
 
 def test_no_registration_after_a_failed_rollout(world, clock):
-    def fail() -> None:
-        for name in ("web", "worker"):
-            world.service(name).deployments[0].update(rolloutState="FAILED", rolloutStateReason="tasks failed")
-
-    clock.on_sleep.append(fail)
+    world.emulator.outcomes.update(web="fail", worker="fail")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as sleuth_api:
         sleuth_api.post(ENDPOINT, body="Success")
-        ctx, plan, notify = _deploy(world, clock, _without_migration())
+        target, plan, notify = _deploy(world, clock, _without_migration())
         with pytest.raises(DeployError, match="^restart failed"):
-            plan.execute(ctx)
+            execute(plan, target)
         assert len(sleuth_api.calls) == 0
     assert notify.answer is None and "==> notify" not in world.output
 
 
 def test_unconfigured_sleuth_is_a_plain_skip(world, clock, monkeypatch):
     monkeypatch.delenv("SLEUTH_API_TOKEN")
-    clock.on_sleep.append(world.complete_rollouts())
-    ctx, plan, notify = _deploy(world, clock, _without_migration())
+    target, plan, notify = _deploy(world, clock, _without_migration())
     assert plan.render()[-1] == ("  4. notify: skipped: Sleuth is not configured: set the SLEUTH_API_TOKEN "
                                  "environment variable")
-    plan.execute(ctx)
+    execute(plan, target)
     assert notify.report()[0] == ("WARNING: the deploy is live but NOT registered with Sleuth: Sleuth is not "
                                   "configured: set the SLEUTH_API_TOKEN environment variable")
 
@@ -334,13 +328,14 @@ def test_unconfigured_sleuth_is_a_plain_skip(world, clock, monkeypatch):
 
 
 def test_fab_deploy_exits_0_and_ends_with_the_warning_when_sleuth_refuses(world, project, capsys, clock):  # noqa: F811
-    clock.on_sleep += [world.migration_logs(["done"]), world.complete_rollouts()]
     with responses.RequestsMock() as sleuth_api:
         sleuth_api.post(ENDPOINT, status=401, body="Invalid access token", match=[BEARER])
         code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert (code, err) == (0, "")
-    last = out.rstrip("\n").splitlines()[-3:]
-    assert last[0].startswith(f"deployed {NEW_SHA} to staging: acme-app:latest = {world.new_digest}")
+    last = out.rstrip("\n").splitlines()[-5:]
+    assert last[0].startswith(f"deployed {NEW_SHA} to staging in ")
+    assert f": acme-app:latest = {world.new_digest}" in last[0]
+    last = last[0:1] + last[3:]
     assert last[1] == ("WARNING: the deploy is live but NOT registered with Sleuth: Sleuth answered 401 Unauthorized: "
                        "Invalid access token - check SLEUTH_API_TOKEN: it must be a Sleuth access token allowed to "
                        "register deploys")
@@ -348,7 +343,6 @@ def test_fab_deploy_exits_0_and_ends_with_the_warning_when_sleuth_refuses(world,
 
 
 def test_fab_deploy_ends_with_the_registration(world, project, capsys, clock):  # noqa: F811
-    clock.on_sleep += [world.migration_logs(["done"]), world.complete_rollouts()]
     with responses.RequestsMock() as sleuth_api:
         sleuth_api.post(ENDPOINT, body="Success", match=[BEARER])
         code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")

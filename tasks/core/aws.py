@@ -1,29 +1,44 @@
-"""Boto3 clients, and AWS errors turned into sentences a person can act on.
+"""Boto3 clients, and the one path every AWS call takes: errors turned into sentences a person can act on.
 
-Assumptions: AWS is reached only through boto3's own configuration (credential chain, AWS_REGION or the
-profile's region, AWS_ENDPOINT_URL); this module adds none of its own. Credentials and access errors are
-the same for every gateway, so they are translated here, once; gateways handle the error codes that mean
-something for their own calls (an image that already exists, a missing stream) before calling `translate`.
+Assumptions: AWS is reached only through boto3's own configuration (credential chain, AWS_DEFAULT_REGION or
+the profile's region, AWS_ENDPOINT_URL); this module adds none of its own, except that AWS_REGION is honoured
+when botocore finds no region (botocore reads only AWS_DEFAULT_REGION; the other SDKs, the AWS CLI v2 and CI
+integrations set AWS_REGION). Every client retries in botocore's "standard" mode (3 attempts; `AWS_RETRY_MODE`
+and `AWS_MAX_ATTEMPTS` still win), so a throttled or dropped request is retried by the SDK first.
+
+Every call goes through `call`, which turns `ClientError` and every `BotoCoreError` into an `AwsError`: a
+`DeployError` that also says whether the failure is transient (throttling, a 5xx, a dropped or timed-out
+connection). A wait treats a transient failure of a read as a missed poll (see `clock.Wait`); everywhere else
+it fails the step once the SDK's own retries ran out. Gateways handle the codes that mean something for their
+own calls (an image that already exists, a missing stream) by catching `AwsError` and reading `code`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
     EndpointConnectionError,
+    HTTPClientError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
     TokenRetrievalError,
 )
 
 from .errors import DeployError
+
+T = TypeVar("T")
 
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 _BAD_CREDENTIALS = {
@@ -34,6 +49,43 @@ _BAD_CREDENTIALS = {
     "AuthFailure",
 }
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
+# botocore's own lists (retries/standard.py): what its standard retry mode treats as throttling or transient.
+_THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+}
+_TRANSIENT_CODES = {"RequestTimeout", "RequestTimeoutException", "InternalFailure", "InternalError",
+                    "InternalServerError", "ServiceUnavailable", "ServerException"}
+
+CONNECT_TIMEOUT = 10  # seconds; botocore's default is 60, too long for a wait that polls every few seconds
+READ_TIMEOUT = 30
+
+
+class AwsError(DeployError):
+    """An AWS call that failed, in one line; `transient` when trying again later may well succeed.
+
+    `problem` is the short form a wait prints (`throttled (ThrottlingException)`), `code` AWS's error code
+    ("" for a failure below HTTP), `action` the IAM action of the call (`ecs:DescribeServices`).
+    """
+
+    def __init__(self, message: str, *, action: str, code: str = "", problem: str = "", transient: bool = False):
+        super().__init__(message)
+        self.action = action
+        self.code = code
+        self.problem = problem or message
+        self.transient = transient
 
 
 def error_code(err: ClientError) -> str:
@@ -44,48 +96,88 @@ def error_message(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Message", "")).strip()
 
 
-def translate(err: Exception, action: str) -> DeployError:
-    """An AWS failure as a `DeployError`: what failed, what AWS said, what to do next.
+def _status(err: ClientError) -> int:
+    return int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def translate(err: Exception, action: str) -> AwsError:
+    """An AWS failure as an `AwsError`: what failed, what AWS said, what to do next.
 
     `action` is the IAM action of the call (for example `ecr:PutImage`), so an access-denied error names
     the permission to grant.
     """
-    if isinstance(err, (NoCredentialsError, PartialCredentialsError)):
-        return DeployError(
-            f"no AWS credentials found for {action}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY, or log in with `aws sso login`"
-        )
-    if isinstance(err, TokenRetrievalError):
-        return DeployError(f"AWS credentials could not be refreshed for {action}: log in again with `aws sso login`")
-    if isinstance(err, NoRegionError):
-        return DeployError(
-            "no AWS region configured: set deploy.region in fabric.yaml, AWS_REGION or AWS_DEFAULT_REGION, or a "
-            "region in your AWS profile"
-        )
-    if isinstance(err, EndpointConnectionError):
-        return DeployError(f"could not reach AWS for {action}: {err}; check the network and AWS_ENDPOINT_URL")
     if isinstance(err, ClientError):
-        code, message = error_code(err), error_message(err)
-        if code in _EXPIRED:
-            return DeployError(f"AWS credentials have expired ({code}) at {action}: refresh them and run again")
-        if code in _BAD_CREDENTIALS:
-            return DeployError(
-                f"AWS rejected the credentials ({code}) at {action}: check AWS_PROFILE or the access key in use"
-            )
-        if code in _DENIED:
-            return DeployError(
-                f"access denied: the credentials in use lack {action} ({message}); grant it to the role or user "
-                "(see the README's IAM policy)"
-            )
-        return DeployError(f"AWS {action} failed: {code}: {message}")
+        return _client_error(err, action)
     if isinstance(err, BotoCoreError):
-        return DeployError(f"AWS {action} failed: {err}")
+        return _botocore_error(err, action)
     raise TypeError(f"not an AWS error: {err!r}")
+
+
+def _client_error(err: ClientError, action: str) -> AwsError:
+    code, message, status = error_code(err), error_message(err), _status(err)
+    said = f": {message}" if message else ""
+    if code in _THROTTLED or status == 429:
+        problem = f"throttled ({code or status})"
+        return AwsError(f"AWS {action} {problem} after the SDK's retries{said}; run again in a minute",
+                        action=action, code=code, problem=problem, transient=True)
+    if status >= 500 or code in _TRANSIENT_CODES:
+        problem = f"failed with HTTP {status} ({code or 'no error code'})"
+        return AwsError(f"AWS {action} {problem} after the SDK's retries{said}; run again in a minute",
+                        action=action, code=code, problem=problem, transient=True)
+    if code in _EXPIRED:
+        text = f"AWS credentials have expired ({code}) at {action}: refresh them and run again"
+    elif code in _BAD_CREDENTIALS:
+        text = f"AWS rejected the credentials ({code}) at {action}: check AWS_PROFILE or the access key in use"
+    elif code in _DENIED:
+        text = (f"access denied: the credentials in use lack {action} ({message}); grant it to the role or user "
+                "(see the README's IAM policy)")
+    else:
+        text = f"AWS {action} failed: {code}{said}"
+    return AwsError(text, action=action, code=code)
+
+
+def _botocore_error(err: BotoCoreError, action: str) -> AwsError:
+    kind = type(err).__name__
+    if isinstance(err, (NoCredentialsError, PartialCredentialsError)):
+        text = (f"no AWS credentials found for {action}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or log in with `aws sso login`")
+    elif isinstance(err, ProfileNotFound):
+        text = (f"AWS profile {err.kwargs.get('profile')!r} not found (AWS_PROFILE): name a profile from "
+                "~/.aws/config, or unset AWS_PROFILE")
+    elif isinstance(err, (TokenRetrievalError, CredentialRetrievalError)):
+        text = (f"AWS credentials could not be obtained for {action} ({kind}: {err}): log in again "
+                "(`aws sso login`) or check the role and its web identity token")
+    elif isinstance(err, NoRegionError):
+        text = ("no AWS region configured: set deploy.region in fabric.yaml, AWS_REGION or AWS_DEFAULT_REGION, "
+                "or a region in your AWS profile")
+    elif isinstance(err, (ConnectTimeoutError, ReadTimeoutError)):
+        problem = f"timed out ({kind})"
+        return AwsError(f"AWS {action} {problem} after the SDK's retries: {err}; check the network and run again",
+                        action=action, problem=problem, transient=True)
+    elif isinstance(err, EndpointConnectionError):
+        problem = f"could not connect ({kind})"
+        return AwsError(f"could not reach AWS for {action}: {err}; check the network and AWS_ENDPOINT_URL",
+                        action=action, problem=problem, transient=True)
+    elif isinstance(err, (ConnectionError, HTTPClientError)):
+        problem = f"connection dropped ({kind})"
+        return AwsError(f"AWS {action} {problem} after the SDK's retries: {err}; check the network and run again",
+                        action=action, problem=problem, transient=True)
+    else:
+        text = f"AWS {action} failed: {kind}: {err}"
+    return AwsError(text, action=action, problem=text)
+
+
+def call(action: str, method: Callable[..., T], /, **params: Any) -> T:
+    """`method(**params)`, with any AWS failure raised as an `AwsError` naming `action`."""
+    try:
+        return method(**params)
+    except (ClientError, BotoCoreError) as err:
+        raise translate(err, action) from err
 
 
 @contextmanager
 def calling(action: str) -> Iterator[None]:
-    """Run AWS calls, translating any AWS error into a `DeployError` that names `action`."""
+    """Run AWS calls, translating any AWS error into an `AwsError` that names `action`."""
     try:
         yield
     except (ClientError, BotoCoreError) as err:
@@ -96,7 +188,8 @@ class Clients:
     """The boto3 clients one environment needs, from one session, each made on first use.
 
     Making a client costs a model load (tens of milliseconds); a task that never locks never makes
-    the SSM client, and `fab --list` makes none.
+    the SSM client, and `fab --list` makes none. A boto3 client is thread-safe (a session is not), so
+    clients are made here, on one thread, and may then be shared.
     """
 
     def __init__(self, session: Any) -> None:
@@ -105,10 +198,12 @@ class Clients:
 
     def _client(self, service: str) -> Any:
         if service not in self._clients:
-            try:
-                self._clients[service] = self.session.client(service)
-            except BotoCoreError as err:
-                raise translate(err, f"{service} client setup") from err
+            from botocore.config import Config
+
+            mode = self.session._session.get_config_variable("retry_mode") or "standard"
+            config = Config(retries={"mode": mode}, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
+            with calling(f"{service} client setup"):
+                self._clients[service] = self.session.client(service, config=config)
         return self._clients[service]
 
     @property
@@ -145,14 +240,13 @@ def connect(region: str | None) -> Clients:
     import boto3
     import botocore.session
 
-    core = botocore.session.get_session()
-    if _loader is None:
-        _loader = core.get_component("data_loader")
-    else:
-        core.register_component("data_loader", _loader)
-    session = boto3.session.Session(botocore_session=core, region_name=region)
-    if session.region_name is None and os.environ.get("AWS_REGION"):
-        # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs, the AWS CLI v2 and
-        # CI integrations set, so it is honoured as boto3's last resort.
-        session = boto3.session.Session(botocore_session=core, region_name=os.environ["AWS_REGION"])
+    with calling("session setup"):
+        core = botocore.session.get_session()
+        if _loader is None:
+            _loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _loader)
+        session = boto3.session.Session(botocore_session=core, region_name=region)
+        if session.region_name is None and os.environ.get("AWS_REGION"):
+            session = boto3.session.Session(botocore_session=core, region_name=os.environ["AWS_REGION"])
     return Clients(session)

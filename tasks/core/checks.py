@@ -13,14 +13,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .aws import calling
+from .aws import call
 from .config import SleuthSettings
-from .ecs import Service, TaskDefinition
+from .ecr import reference_repository, reference_tag
+from .ecs import Service, TaskDefinition, arn_name
 from .errors import DeployError
 from .identity import caller_identity, guard_account
 
 if TYPE_CHECKING:
-    from .release import Context
+    from .target import Target
 
 @dataclass(frozen=True)
 class Check:
@@ -54,20 +55,20 @@ class Preflight:
             raise DeployError("preflight failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
 
 
-def run_checks(ctx: Context, sleuth: SleuthSettings | None = None) -> Preflight:
+def run_checks(target: Target, sleuth: SleuthSettings | None = None) -> Preflight:
     """Every item, in the order a person would fix them; later items are skipped when their basis failed.
 
     `sleuth` None leaves the Sleuth settings out: a deploy's notify step says it once, at the end.
     """
-    env = ctx.env
-    checks = [_attempt("credentials", lambda: _credentials(ctx))]
+    env = target.env
+    checks = [_attempt("credentials", lambda: _credentials(target))]
     if not checks[0].ok:
         return Preflight(checks, {})  # nothing else can be read
-    checks.append(_attempt("repository", lambda: _repository(ctx)))
+    checks.append(_attempt("repository", lambda: _repository(target)))
     services: dict[str, Service] = {}
 
     def read_services() -> str:
-        services.update(ctx.cluster.services(env.services))
+        services.update(target.cluster.services(env.services))
         return f"cluster {env.cluster}: " + ", ".join(f"{s.name} ({s.running}/{s.desired})" for s in services.values())
 
     checks.append(_attempt("cluster and services", read_services))
@@ -76,90 +77,69 @@ def run_checks(ctx: Context, sleuth: SleuthSettings | None = None) -> Preflight:
 
         def read_definitions() -> str:
             for service in services.values():
-                definitions[service.name] = ctx.cluster.task_definition(service.task_definition)
+                definitions[service.name] = target.cluster.task_definition(service.task_definition)
             if env.migrate and env.migrate.command:
                 name = env.migrate.task_definition or services[env.services[0]].task_definition
-                definitions["migration"] = ctx.cluster.task_definition(name)
+                definitions["migration"] = target.cluster.task_definition(name)
                 definitions["migration"].container(env.migrate.container)
             return ", ".join(f"{who} {td.label}" for who, td in definitions.items())
 
         checks.append(_attempt("task definitions", read_definitions))
         if definitions:
-            checks.append(_attempt("log groups", lambda: _log_groups(ctx, definitions.values())))
-            checks.append(_attempt("services run the release tag", lambda: _runs_release_tag(ctx, definitions)))
+            checks.append(_attempt("log groups", lambda: _log_groups(target, definitions.values())))
+            checks.append(_attempt("services run the release tag", lambda: _runs_release_tag(target, definitions)))
     if sleuth is not None:
         checks.append(_attempt("sleuth", lambda: _sleuth(sleuth)))
     return Preflight(checks, services)
 
 
-def _credentials(ctx: Context) -> str:
-    identity = caller_identity(ctx.clients.sts)
-    guard_account(identity, ctx.env)
-    expected = " (the environment's account)" if ctx.env.account else ""
+def _credentials(target: Target) -> str:
+    identity = caller_identity(target.clients.sts)
+    guard_account(identity, target.env)
+    expected = " (the environment's account)" if target.env.account else ""
     return f"{identity.arn}, account {identity.account}{expected}"
 
 
-def _repository(ctx: Context) -> str:
-    env = ctx.env
-    if not ctx.registry.tag_is_mutable(env.release_tag):
+def _repository(target: Target) -> str:
+    env = target.env
+    if not target.registry.tag_is_mutable(env.release_tag):
         raise DeployError(
             f"{env.repository} exists but {env.release_tag} is an immutable tag there: the release tag must move"
         )
-    current = ctx.registry.find(env.release_tag)
+    current = target.registry.find(env.release_tag)
     where = f"now {current.short_digest}" if current else "not pushed yet: the first deploy creates it"
     return f"{env.repository} exists; {env.release_tag} is mutable ({where})"
 
 
-def _log_groups(ctx: Context, definitions: Iterable[TaskDefinition]) -> str:
+def _log_groups(target: Target, definitions: Iterable[TaskDefinition]) -> str:
     groups = sorted({c.log.group for td in definitions for c in td.containers if c.log})
-    missing = [g for g in groups if not _log_group_exists(ctx.clients.logs, g)]
+    missing = [g for g in groups if not _log_group_exists(target.clients.logs, g)]
     if missing:
         raise DeployError(f"log group(s) {', '.join(missing)} do not exist: create them or fix the task definitions")
     return ", ".join(groups) if groups else "no container logs with awslogs"
 
 
 def _log_group_exists(client: Any, name: str) -> bool:
-    with calling("logs:DescribeLogGroups"):
-        response = client.describe_log_groups(logGroupNamePrefix=name, limit=50)
+    response = call("logs:DescribeLogGroups", client.describe_log_groups, logGroupNamePrefix=name, limit=50)
     return any(g.get("logGroupName") == name for g in response.get("logGroups") or [])
 
 
-def _runs_release_tag(ctx: Context, definitions: dict[str, TaskDefinition]) -> str:
-    env = ctx.env
+def _runs_release_tag(target: Target, definitions: dict[str, TaskDefinition]) -> str:
+    env = target.env
     wrong: list[str] = []
     for who, td in definitions.items():
-        images = [c.image for c in td.containers if image_repository(c.image) == env.repository]
+        images = [c.image for c in td.containers if reference_repository(c.image) == env.repository]
         if not images:
             wrong.append(f"{who} ({td.label}) runs no {env.repository} image")
         for image in images:
-            if image_tag(image) != env.release_tag:
-                wrong.append(f"{who} ({td.label}) runs {image.rsplit('/', 1)[-1]}")
+            if reference_tag(image) != env.release_tag:
+                wrong.append(f"{who} ({td.label}) runs {arn_name(image)}")
     if wrong:
         raise DeployError(
             "; ".join(wrong) + f": a retag and restart would change nothing there; make the task definition use "
             f"{env.repository}:{env.release_tag}"
         )
     return f"all run {env.repository}:{env.release_tag}"
-
-
-def image_repository(image: str) -> str:
-    """`acme-app` from `123.dkr.ecr.us-east-1.amazonaws.com/acme-app:latest` (or `@sha256:...`)."""
-    name = image.split("@", 1)[0]
-    registry, _, path = name.partition("/")
-    if not path or ("." not in registry and ":" not in registry and registry != "localhost"):
-        path = name  # no registry host: a Docker Hub style name
-    last = path.rsplit("/", 1)[-1]
-    if ":" in last:
-        path = path[: len(path) - len(last)] + last.split(":", 1)[0]
-    return path
-
-
-def image_tag(image: str) -> str | None:
-    """The tag of an image reference, or None when it is pinned to a digest or has no tag."""
-    if "@" in image:
-        return None
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
 
 
 def _sleuth(settings: SleuthSettings) -> str:

@@ -1,15 +1,23 @@
-"""Time, injected: every wait in the project goes through one `Clock` and the one `poll` loop.
+"""Time, injected: every wait in the project goes through one `Clock`, the one `poll` loop and `Wait`.
 
-Tests pass a `FakeClock` whose `sleep` only advances its own time, so no test sleeps for real.
+Tests pass a `FakeClock` whose `sleep` only advances its own time, so no test sleeps for real. A wait
+outlasts transient AWS trouble: a read that is throttled, answered with a 5xx or dropped (after the SDK's
+own retries) is a missed poll, said once per outage and again when AWS answers; only the deadline ends a
+wait, and then the reason names the last error as well as the timeout.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
+
+from .errors import DeployError
+
+Say = Callable[[str], None]
 
 
 class Clock(Protocol):
@@ -72,3 +80,73 @@ def poll(clock: Clock, *, interval: float, timeout: float) -> Iterator[float]:
         now = clock.monotonic() - started
         tick = max(tick + 1, int(now // interval) + 1)
         clock.sleep(max(min(tick * interval, timeout) - now, 0.0))
+
+
+def duration(seconds: float) -> str:
+    """`4.2s`, `2m05s`: how long a step took, as a person reads it."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+@dataclass
+class _Outage:
+    since: float
+    problem: str
+    misses: int = 0
+
+
+class Wait:
+    """One wait: `ticks()` on the `poll` schedule, and reads inside `tolerating(action)`.
+
+    A transient `AwsError` inside `tolerating` skips the rest of that block (the poll is missed, the wait
+    goes on); the first miss of an outage is said, with what failed, and so is the first good read after it.
+    Any other error goes through. `trouble()` is what to add to a timeout's reason while an outage lasts.
+    """
+
+    def __init__(self, clock: Clock, *, interval: float, timeout: float, say: Say, indent: str = "    ") -> None:
+        self.clock = clock
+        self.interval = interval
+        self.timeout = timeout
+        self.say = say
+        self.indent = indent
+        self.started = clock.monotonic()
+        self.outages: dict[str, _Outage] = {}
+
+    def ticks(self) -> Iterator[float]:
+        self.started = self.clock.monotonic()
+        yield from poll(self.clock, interval=self.interval, timeout=self.timeout)
+
+    @property
+    def elapsed(self) -> float:
+        return self.clock.monotonic() - self.started
+
+    @contextmanager
+    def tolerating(self, action: str) -> Iterator[None]:
+        """Reads of `action` in this block: a transient failure is a missed poll, not the end of the wait."""
+        try:
+            yield
+        except DeployError as err:
+            if not err.transient:
+                raise
+            problem = f"{action} {getattr(err, 'problem', err)}"
+            outage = self.outages.get(action)
+            if outage is None:
+                outage = self.outages[action] = _Outage(since=self.elapsed, problem=problem)
+                self.say(f"{self.indent}{problem}; still waiting")
+            outage.problem = problem
+            outage.misses += 1
+            return
+        outage = self.outages.pop(action, None)
+        if outage is not None:
+            reads = f"{outage.misses} failed read{'s' if outage.misses > 1 else ''}"
+            self.say(f"{self.indent}{action} answers again after {reads} ({self.elapsed - outage.since:.0f}s)")
+
+    def trouble(self) -> str:
+        """'; the last read failed: ...' while reads are failing, else ''."""
+        if not self.outages:
+            return ""
+        return "; the last read failed: " + "; ".join(
+            f"{o.problem} ({o.misses} in a row)" for o in self.outages.values()
+        )

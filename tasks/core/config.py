@@ -51,6 +51,7 @@ class Environment:
     sleuth_environment: str
     account: str | None = None
     lock_parameter: str | None = None
+    on_failure: str = "restore"  # "restore": a failed deploy puts everything back; "leave": only says how
 
     @property
     def previous_tag(self) -> str:
@@ -176,7 +177,19 @@ def _environment(name: str, raw: Any, top: dict[str, Any]) -> Environment:
         sleuth_environment=str(raw.get("sleuth_environment") or name),
         account=account,
         lock_parameter=str(raw["lock_parameter"]) if raw.get("lock_parameter") else None,
+        on_failure=_on_failure(raw.get("on_failure"), where),
     )
+
+
+ON_FAILURE = ("restore", "leave")
+
+
+def _on_failure(value: Any, where: str) -> str:
+    text = str(value or ON_FAILURE[0]).strip().lower()
+    if text not in ON_FAILURE:
+        raise DeployError(f"malformed {where}.on_failure {value!r}: give restore (put everything back) or leave "
+                          "(say how, change nothing)")
+    return text
 
 
 def _migrate(raw: Any, where: str) -> MigrateSettings | None:

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .aws import calling, error_code, error_message, translate
+from .aws import AwsError, call
 from .errors import DeployError
 
 MEDIA_TYPES = (
@@ -84,13 +82,10 @@ class Registry:
         """The repository's description, read once per run (its settings do not change during a release)."""
         if self._settings is None:
             try:
-                response = self.client.describe_repositories(repositoryNames=[self.repository])
-            except ClientError as err:
-                if error_code(err) == "RepositoryNotFoundException":
-                    raise self._missing_repository() from None
-                raise translate(err, "ecr:DescribeRepositories") from err
-            except BotoCoreError as err:
-                raise translate(err, "ecr:DescribeRepositories") from err
+                response = call("ecr:DescribeRepositories", self.client.describe_repositories,
+                                repositoryNames=[self.repository])
+            except AwsError as err:
+                raise self._missing_repository() if err.code == "RepositoryNotFoundException" else err from None
             self._settings = response["repositories"][0]
         return self._settings
 
@@ -103,17 +98,10 @@ class Registry:
     def find(self, tag: str) -> Image | None:
         """The image `repository:tag`, or None when no image has that tag."""
         try:
-            response = self.client.batch_get_image(
-                repositoryName=self.repository,
-                imageIds=[{"imageTag": tag}],
-                acceptedMediaTypes=list(MEDIA_TYPES),
-            )
-        except ClientError as err:
-            if error_code(err) == "RepositoryNotFoundException":
-                raise self._missing_repository() from None
-            raise translate(err, "ecr:BatchGetImage") from err
-        except BotoCoreError as err:
-            raise translate(err, "ecr:BatchGetImage") from err
+            response = call("ecr:BatchGetImage", self.client.batch_get_image, repositoryName=self.repository,
+                            imageIds=[{"imageTag": tag}], acceptedMediaTypes=list(MEDIA_TYPES))
+        except AwsError as err:
+            raise self._missing_repository() if err.code == "RepositoryNotFoundException" else err from None
         images = response.get("images") or []
         if not images:
             failures = response.get("failures") or []
@@ -149,21 +137,18 @@ class Registry:
         if image.media_type:
             params["imageManifestMediaType"] = image.media_type
         try:
-            response = self.client.put_image(**params)
+            response = call("ecr:PutImage", self.client.put_image, **params)
             digest = response["image"]["imageId"].get("imageDigest")
-        except ClientError as err:
-            code = error_code(err)
-            if code == "ImageAlreadyExistsException":
+        except AwsError as err:
+            if err.code == "ImageAlreadyExistsException":
                 digest = image.digest
-            elif code == "ImageTagAlreadyExistsException" or "immutable" in error_message(err).lower():
+            elif err.code == "ImageTagAlreadyExistsException" or "immutable" in str(err).lower():
                 raise DeployError(
                     f"cannot move {self.repository}:{tag}: the repository's tags are IMMUTABLE; make it MUTABLE "
                     "(the release tag must move) and push builds under unique tags"
                 ) from None
             else:
-                raise translate(err, "ecr:PutImage") from err
-        except BotoCoreError as err:
-            raise translate(err, "ecr:PutImage") from err
+                raise
         if digest != image.digest:
             raise DeployError(
                 f"ECR put {self.repository}:{tag} on {short(digest)}, expected {image.short_digest}: "
@@ -178,8 +163,8 @@ class Registry:
 
     def remove(self, tag: str) -> None:
         """Remove `tag` only (the image stays while it has other tags)."""
-        with calling("ecr:BatchDeleteImage"):
-            response = self.client.batch_delete_image(repositoryName=self.repository, imageIds=[{"imageTag": tag}])
+        response = call("ecr:BatchDeleteImage", self.client.batch_delete_image, repositoryName=self.repository,
+                        imageIds=[{"imageTag": tag}])
         failures = [f for f in response.get("failures") or [] if f.get("failureCode") != "ImageNotFound"]
         if failures:
             reasons = "; ".join(f"{f.get('failureCode')}: {f.get('failureReason')}" for f in failures)
@@ -188,13 +173,12 @@ class Registry:
     def describe(self, digest: str) -> ImageDetail | None:
         """Tags and push time of the image with `digest`."""
         try:
-            response = self.client.describe_images(
-                repositoryName=self.repository, imageIds=[{"imageDigest": digest}]
-            )
-        except ClientError as err:
-            if error_code(err) == "ImageNotFoundException":
+            response = call("ecr:DescribeImages", self.client.describe_images, repositoryName=self.repository,
+                            imageIds=[{"imageDigest": digest}])
+        except AwsError as err:
+            if err.code == "ImageNotFoundException":
                 return None
-            raise translate(err, "ecr:DescribeImages") from err
+            raise
         details = response.get("imageDetails") or []
         if not details:
             return None
@@ -204,3 +188,36 @@ class Registry:
             tags=tuple(sorted(detail.get("imageTags") or ())),
             pushed_at=detail.get("imagePushedAt"),
         )
+
+
+def reference_repository(image: str) -> str:
+    """`acme-app` from `123.dkr.ecr.us-east-1.amazonaws.com/acme-app:latest` (or `@sha256:...`)."""
+    name = image.split("@", 1)[0]
+    registry, _, path = name.partition("/")
+    if not path or ("." not in registry and ":" not in registry and registry != "localhost"):
+        path = name  # no registry host: a Docker Hub style name
+    last = path.rsplit("/", 1)[-1]
+    if ":" in last:
+        path = path[: len(path) - len(last)] + last.split(":", 1)[0]
+    return path
+
+
+def reference_tag(image: str) -> str | None:
+    """The tag of an image reference, or None when it is pinned to a digest or has no tag."""
+    if "@" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def put_command(repository: str, tag: str, digest: str) -> str:
+    """The AWS CLI command that points `repository:tag` at `digest` (AWS's own retag recipe)."""
+    types = " ".join(MEDIA_TYPES)
+    return (f"aws ecr put-image --repository-name {repository} --image-tag {tag} --image-manifest \"$(aws ecr "
+            f"batch-get-image --repository-name {repository} --image-ids imageDigest={digest} --accepted-media-types "
+            f"{types} --query 'images[0].imageManifest' --output text)\"")
+
+
+def delete_command(repository: str, tag: str) -> str:
+    """The AWS CLI command that removes the tag `repository:tag` (the image stays while it has other tags)."""
+    return f"aws ecr batch-delete-image --repository-name {repository} --image-ids imageTag={tag}"

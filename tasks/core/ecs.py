@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from .aws import calling, error_code, translate
+from .aws import AwsError, call
 from .errors import DeployError
 
 DESCRIBE_SERVICES_LIMIT = 10
 DESCRIBE_TASKS_LIMIT = 100
+LIST_TASKS_LIMIT = 100
+
+
+def arn_name(arn: str) -> str:
+    """The last part of an ARN: a task's id, a service's name, a task definition's `family:revision`."""
+    return arn.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class Service:
     launch_type: str | None
     capacity_provider_strategy: tuple[dict[str, Any], ...]
     platform_version: str | None
+    deployment_controller: str = "ECS"  # ECS (rolling), CODE_DEPLOY or EXTERNAL
+    deployment_configuration: dict[str, Any] = field(default_factory=dict)
 
     def deployment(self, deployment_id: str) -> Deployment | None:
         return next((d for d in self.deployments if d.id == deployment_id), None)
@@ -90,7 +96,7 @@ class TaskDefinition:
     @property
     def label(self) -> str:
         """`family:revision`, as people say it."""
-        return self.arn.rsplit("/", 1)[-1]
+        return arn_name(self.arn)
 
     def container(self, name: str | None) -> Container:
         """The named container, or the first essential one."""
@@ -112,6 +118,8 @@ class ContainerState:
     exit_code: int | None
     reason: str | None
     last_status: str | None
+    image: str = ""  # as the task definition names it (`repo:tag`)
+    image_digest: str | None = None  # what ECS resolved it to when the task's deployment was created
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,7 @@ class Task:
 
     @property
     def id(self) -> str:
-        return self.arn.rsplit("/", 1)[-1]
+        return arn_name(self.arn)
 
     def container(self, name: str) -> ContainerState | None:
         return next((c for c in self.containers if c.name == name), None)
@@ -138,10 +146,6 @@ class Task:
         """
         found = [self.stopped_reason] + [c.reason for c in self.containers if container in (None, c.name)]
         return list(dict.fromkeys(r for r in found if r))
-
-
-def task_id(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
 
 
 class Cluster:
@@ -159,21 +163,22 @@ class Cluster:
         for start in range(0, len(names), DESCRIBE_SERVICES_LIMIT):
             chunk = list(names[start : start + DESCRIBE_SERVICES_LIMIT])
             try:
-                response = self.client.describe_services(cluster=self.name, services=chunk)
-            except ClientError as err:
-                if error_code(err) == "ClusterNotFoundException":
+                response = call("ecs:DescribeServices", self.client.describe_services, cluster=self.name,
+                                services=chunk)
+            except AwsError as err:
+                if err.code == "ClusterNotFoundException":
                     raise DeployError(
                         f"ECS cluster {self.name!r} not found in this account and region: check the environment's "
                         "cluster, the region and the credentials in use"
                     ) from None
-                raise translate(err, "ecs:DescribeServices") from err
+                raise
             for raw in response.get("services") or []:
                 service = _service(raw)
                 if service.status == "INACTIVE":
                     missing.append(service.name)
                 else:
                     found[service.name] = service
-            missing.extend(_name_from_arn(f.get("arn", "")) for f in response.get("failures") or [])
+            missing.extend(arn_name(f.get("arn", "")) for f in response.get("failures") or [])
         if missing:
             raise DeployError(
                 f"ECS service(s) {', '.join(sorted(missing))} not found in cluster {self.name!r}: check the "
@@ -183,8 +188,8 @@ class Cluster:
 
     def force_new_deployment(self, service: str) -> Deployment:
         """Start a rolling deployment of the service's current task definition; return the new PRIMARY one."""
-        with calling("ecs:UpdateService"):
-            response = self.client.update_service(cluster=self.name, service=service, forceNewDeployment=True)
+        response = call("ecs:UpdateService", self.client.update_service, cluster=self.name, service=service,
+                        forceNewDeployment=True)
         primary = _service(response["service"]).primary
         if primary is None:
             raise DeployError(f"ECS started no deployment for {service}: check the service in the console")
@@ -198,11 +203,11 @@ class Cluster:
 
     def _describe_task_definition(self, name: str) -> TaskDefinition:
         try:
-            response = self.client.describe_task_definition(taskDefinition=name)
-        except ClientError as err:
-            if error_code(err) in ("ClientException", "InvalidParameterException"):
+            response = call("ecs:DescribeTaskDefinition", self.client.describe_task_definition, taskDefinition=name)
+        except AwsError as err:
+            if err.code in ("ClientException", "InvalidParameterException"):
                 raise DeployError(f"task definition {name!r} not found: check migrate.task_definition") from None
-            raise translate(err, "ecs:DescribeTaskDefinition") from err
+            raise
         raw = response["taskDefinition"]
         containers = []
         for c in raw.get("containerDefinitions") or []:
@@ -248,8 +253,7 @@ class Cluster:
             params["networkConfiguration"] = network_configuration
         if platform_version:
             params["platformVersion"] = platform_version
-        with calling("ecs:RunTask"):
-            response = self.client.run_task(**params)
+        response = call("ecs:RunTask", self.client.run_task, **params)
         failures = response.get("failures") or []
         tasks = response.get("tasks") or []
         if failures or not tasks:
@@ -262,25 +266,34 @@ class Cluster:
         result: list[Task] = []
         for start in range(0, len(arns), DESCRIBE_TASKS_LIMIT):
             chunk = arns[start : start + DESCRIBE_TASKS_LIMIT]
-            with calling("ecs:DescribeTasks"):
-                response = self.client.describe_tasks(cluster=self.name, tasks=chunk)
+            response = call("ecs:DescribeTasks", self.client.describe_tasks, cluster=self.name, tasks=chunk)
             result.extend(_task(t) for t in response.get("tasks") or [])
         return result
 
     def task(self, arn: str) -> Task:
         tasks = self.tasks([arn])
         if not tasks:
-            raise DeployError(f"ECS no longer knows task {task_id(arn)} in cluster {self.name}")
+            raise DeployError(f"ECS no longer knows task {arn_name(arn)} in cluster {self.name}")
         return tasks[0]
 
     def stopped_tasks(self, started_by: str, limit: int = 5) -> list[Task]:
         """The latest stopped tasks that `started_by` (a deployment id) started."""
-        with calling("ecs:ListTasks"):
-            response = self.client.list_tasks(
-                cluster=self.name, desiredStatus="STOPPED", startedBy=started_by, maxResults=limit
-            )
+        response = call("ecs:ListTasks", self.client.list_tasks, cluster=self.name, desiredStatus="STOPPED",
+                        startedBy=started_by, maxResults=limit)
         arns = response.get("taskArns") or []
         return self.tasks(arns) if arns else []
+
+    def running_tasks(self, service: str) -> list[Task]:
+        """The service's tasks that ECS means to keep running (`desiredStatus` RUNNING), every page."""
+        arns: list[str] = []
+        params: dict[str, Any] = {"cluster": self.name, "serviceName": service, "desiredStatus": "RUNNING",
+                                  "maxResults": LIST_TASKS_LIMIT}
+        while True:
+            response = call("ecs:ListTasks", self.client.list_tasks, **params)
+            arns.extend(response.get("taskArns") or [])
+            if not response.get("nextToken"):
+                return self.tasks(arns) if arns else []
+            params["nextToken"] = response["nextToken"]
 
 
 def _service(raw: dict[str, Any]) -> Service:
@@ -318,6 +331,8 @@ def _service(raw: dict[str, Any]) -> Service:
         launch_type=raw.get("launchType"),
         capacity_provider_strategy=tuple(raw.get("capacityProviderStrategy") or ()),
         platform_version=raw.get("platformVersion") if raw.get("platformVersion") not in (None, "LATEST") else None,
+        deployment_controller=str((raw.get("deploymentController") or {}).get("type") or "ECS"),
+        deployment_configuration=dict(raw.get("deploymentConfiguration") or {}),
     )
 
 
@@ -334,12 +349,10 @@ def _task(raw: dict[str, Any]) -> Task:
                 exit_code=c.get("exitCode"),
                 reason=c.get("reason"),
                 last_status=c.get("lastStatus"),
+                image=c.get("image") or "",
+                image_digest=c.get("imageDigest"),
             )
             for c in raw.get("containers") or []
         ),
         started_by=raw.get("startedBy"),
     )
-
-
-def _name_from_arn(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]

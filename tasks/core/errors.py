@@ -12,6 +12,7 @@ class DeployError(Exception):
     """An expected failure with an actionable, one-line message, and the exit status it ends the run with."""
 
     exit_code = 1
+    transient = False  # an AWS failure that may well pass (throttling, 5xx, a dropped connection): see aws.AwsError
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -22,6 +23,27 @@ class DeployError(Exception):
 
 
 class Interrupted(DeployError):
-    """Ctrl-C during a run: what was changed and what still runs has been said; exit status 130."""
+    """Ctrl-C (or SIGTERM, SIGHUP) during a run: what was changed and what still runs has been said.
 
-    exit_code = 130
+    Exit status 128 + the signal's number, as a shell reports it: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
+    """
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Stopped(KeyboardInterrupt):
+    """Raised by the SIGTERM and SIGHUP handlers, so a cancelled CI job or `docker stop` is handled like Ctrl-C."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+
+
+def stop_status(interrupt: KeyboardInterrupt) -> tuple[str, int]:
+    """(how the run was stopped, its exit status) for Ctrl-C or a signal."""
+    if isinstance(interrupt, Stopped):
+        return interrupt.signal_name, interrupt.exit_code
+    return "Ctrl-C", 130

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .aws import calling
+from .aws import call
 from .config import Environment
 from .errors import DeployError
 
@@ -23,8 +23,7 @@ class Identity:
 
 
 def caller_identity(sts: Any) -> Identity:
-    with calling("sts:GetCallerIdentity"):
-        response = sts.get_caller_identity()
+    response = call("sts:GetCallerIdentity", sts.get_caller_identity)
     return Identity(account=str(response["Account"]), arn=str(response["Arn"]))
 
 

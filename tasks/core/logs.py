@@ -8,11 +8,10 @@ caller reads once more after the task stops, so the last lines are never lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from .aws import error_code, translate
+from .aws import AwsError, call
 from .ecs import LogSettings
 
 
@@ -44,14 +43,19 @@ class LogStream:
             if self._token:
                 params["nextToken"] = self._token
             try:
-                response = self.client.get_log_events(**params)
-            except ClientError as err:
-                if error_code(err) == "ResourceNotFoundException":
+                response = call("logs:GetLogEvents", self.client.get_log_events, **params)
+            except AwsError as err:
+                if err.code == "ResourceNotFoundException":
                     return lines
-                raise translate(err, "logs:GetLogEvents") from err
+                if lines and err.transient:  # keep what was read: the token points after it, the next read goes on
+                    return lines
+                raise
             lines.extend(str(event.get("message", "")).rstrip("\n") for event in response.get("events") or [])
             token = response.get("nextForwardToken")
             if not token or token == self._token:
                 return lines
             self._token = token
         return lines
+
+
+StreamFactory = Callable[[str, str], LogStream]  # (log group, stream name) -> LogStream

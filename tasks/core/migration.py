@@ -6,7 +6,8 @@ config gives its own. We poll `describe_tasks` until STOPPED (never the `tasks_r
 on a task that already stopped) and judge the container's exit code ourselves: a task that never started,
 a missing exit code or a non-zero one is a failure, with ECS's stop reason and the container's reason.
 On a timeout the task is left running (stopping a migration half-way is worse) and the output says how
-to stop it.
+to stop it. A read that fails for a while (throttled, 5xx, dropped) is a missed poll, never the end of the
+watch: the task runs on against the database whatever this process sees, so giving up early would only hide it.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .clock import Clock, poll
+from .clock import Clock, Say, Wait
 from .config import Environment
 from .ecs import Cluster, Service, Task, TaskDefinition
 from .errors import DeployError
-from .logs import LogStream, stream_name
+from .logs import LogStream, StreamFactory, stream_name
 
-Say = Callable[[str], None]
-StreamFactory = Callable[[str, str], LogStream]  # (log group, stream name) -> LogStream
+FINAL_READS = 5  # tries at the lines written just before the task stopped, one poll interval apart
 
 
 @dataclass(frozen=True)
@@ -124,35 +124,59 @@ def follow(
     timeout: float,
     interval: float,
     say: Say,
+    on_task: Callable[[Task], None] = lambda task: None,
 ) -> MigrationResult:
-    """Stream the task's log lines, wait for it to stop, and judge its exit code."""
+    """Stream the task's log lines, wait for it to stop, and judge its exit code.
+
+    `on_task` gets each fresh read of the task, so a caller knows its last state even when this raises.
+    """
     log = spec.task_definition.container(spec.container).log
     stream = open_stream(log.group, stream_name(log, spec.container, task.id)) if log else None
     if stream is None:
         say("    (the container does not log with awslogs: no log lines to show)")
+    wait = Wait(clock, interval=interval, timeout=timeout, say=say)
 
-    def show_new_lines() -> None:
-        if stream is not None:
-            for line in stream.read_new():
-                say(f"    | {line}")
+    def show_new_lines() -> bool:
+        if stream is None:
+            return True
+        lines: list[str] | None = None
+        with wait.tolerating("logs:GetLogEvents"):
+            lines = stream.read_new()
+        for line in lines or ():
+            say(f"    | {line}")
+        return lines is not None
 
     started = clock.monotonic()
     last_status = task.last_status
-    for _ in poll(clock, interval=interval, timeout=timeout):
-        task = cluster.task(task.arn)
+    stopped = False
+    for _ in wait.ticks():
+        fresh: Task | None = None
+        with wait.tolerating("ecs:DescribeTasks"):
+            fresh = cluster.task(task.arn)
         show_new_lines()
-        if task.last_status != last_status:
-            last_status = task.last_status
-            say(f"    task {task.id}: {last_status}")
-        if task.last_status == "STOPPED":
+        if fresh is not None:
+            task = fresh
+            on_task(task)
+            if task.last_status != last_status:
+                last_status = task.last_status
+                say(f"    task {task.id}: {last_status}")
+            stopped = task.last_status == "STOPPED"
+        if stopped:
             break
-    else:
+    if not stopped:
         raise DeployError(
-            f"task {task.id} still {task.last_status} after {timeout:.0f}s; it was left running. "
+            f"task {task.id} still {task.last_status} after {timeout:.0f}s{wait.trouble()}; it was left running. "
             f"Watch it in the ECS console, or stop it: {stop_command(spec.cluster, task.id)}"
         )
-    show_new_lines()  # once more: lines written just before the stop arrive late
     seconds = clock.monotonic() - started
+    # Once more: lines written just before the stop arrive late. A read that fails now is tried again.
+    for attempt in range(FINAL_READS):
+        if show_new_lines():
+            break
+        if attempt + 1 < FINAL_READS:
+            clock.sleep(interval)
+    else:
+        say(f"    the last log lines could not be read{wait.trouble()}; they are in {stream.location}")
     return MigrationResult(task=task, exit_code=judge(task, spec.container, stream), seconds=seconds)
 
 

@@ -1,4 +1,4 @@
-"""Restart services with a rolling deployment, and judge each rollout by our own deployment id.
+"""Restart services with a rolling deployment, judge each rollout by our own deployment id, and read what runs.
 
 Assumptions (the top complaint against every peer tool): the stock `services_stable` waiter ignores
 `rolloutState`, so a circuit-breaker rollback looks "stable" and is reported as success. Here each
@@ -6,19 +6,26 @@ service's new deployment id is kept and judged on its own: gone from `deployment
 (failure); `rolloutState == FAILED` is failure; COMPLETED is success; where ECS reports no rolloutState,
 being the sole deployment with running == desired is success. All services are polled in one loop, one
 `describe_services` call per 10 services per poll.
+
+ECS resolves the image tag to a digest when it creates a deployment, and every task of that deployment runs
+that digest. A rollout that COMPLETED is therefore checked by reading its service's running tasks
+(`containers[].imageDigest`): the truth about what runs, which a task definition pinned to another tag or
+digest would make differ from the release tag. New deployments are started a few at a time in parallel (a
+boto3 client is thread-safe): against real AWS each call takes tens to hundreds of milliseconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .clock import Clock, poll
-from .ecs import Cluster, Deployment, Event, Service, Task
+from .clock import Clock, Say, Wait
+from .ecr import reference_repository, short
+from .ecs import Cluster, Deployment, Event, Service, Task, arn_name
 from .errors import DeployError
-
-Say = Callable[[str], None]
 
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
@@ -26,6 +33,19 @@ FAILED = "FAILED"
 ROLLED_BACK = "ROLLED_BACK"
 TIMED_OUT = "TIMED_OUT"
 NOT_STARTED = "NOT_STARTED"
+WRONG_IMAGE = "WRONG_IMAGE"  # COMPLETED, but its tasks run another image than the one expected
+
+PARALLEL_STARTS = 8  # UpdateService calls in flight at once; botocore's retries absorb throttling beyond that
+FOLLOW_UP_READS = 5  # polls spent at most on reading a finished rollout's tasks while AWS fails
+NO_DIGEST = "(no digest yet)"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the services' tasks must run once their rollouts complete: `repository` at `digest`."""
+
+    repository: str
+    digest: str
 
 
 @dataclass
@@ -41,6 +61,12 @@ class Rollout:
     reason: str | None = None
     events: list[Event] = field(default_factory=list)
     stopped_tasks: list[Task] = field(default_factory=list)
+    images: Counter[str] | None = None  # digest -> running tasks; None until read
+    images_problem: str | None = None  # why `images` could not be read
+    seconds: float | None = None  # from the start of the wait until it was seen done
+    settled: bool = False  # done, and what follows it (its tasks' images, or why it failed) was read
+    follow_ups: int = 0
+    task_definition: str = ""  # `family:revision` of our deployment
 
     @property
     def done(self) -> bool:
@@ -50,16 +76,34 @@ class Rollout:
     def ok(self) -> bool:
         return self.state == COMPLETED
 
+    @property
+    def ongoing(self) -> bool:
+        """Its new deployment may still change what the service runs: it completed, or ECS is still rolling it."""
+        return self.state in (COMPLETED, IN_PROGRESS, TIMED_OUT, FAILED, WRONG_IMAGE) and bool(self.deployment_id)
+
     def line(self) -> str:
         text = f"{self.service}: {self.state} {self.running}/{self.desired} running"
         return text + (f" - {self.reason}" if self.reason else "")
+
+    def runs(self) -> str:
+        """Which image its tasks run, in words."""
+        if self.images is None:
+            return f"tasks not read ({self.images_problem})" if self.images_problem else "tasks not read"
+        return describe_images(self.images)
+
+
+def describe_images(images: Counter[str]) -> str:
+    if not images:
+        return "no task runs"
+    return ", ".join(f"{count} task{'s' if count > 1 else ''} on {short(d) if d.startswith('sha') else d}"
+                     for d, count in images.most_common())
 
 
 def judge(deployment: Deployment | None, service: Service) -> tuple[str, str | None]:
     """The state of our deployment: (IN_PROGRESS | COMPLETED | FAILED | ROLLED_BACK, reason)."""
     if deployment is None:
         primary = service.primary
-        now_on = f" (now on {primary.task_definition.rsplit('/', 1)[-1]})" if primary else ""
+        now_on = f" (now on {arn_name(primary.task_definition)})" if primary else ""
         return ROLLED_BACK, f"our deployment is gone: the circuit breaker rolled it back{now_on}"
     if deployment.rollout_state == FAILED:
         return FAILED, deployment.rollout_reason or "rollout failed"
@@ -71,22 +115,29 @@ def judge(deployment: Deployment | None, service: Service) -> tuple[str, str | N
 
 
 def start(
-    cluster: Cluster, services: Sequence[str], clock: Clock, say: Say, rollouts: dict[str, Rollout] | None = None
+    cluster: Cluster,
+    services: Sequence[str],
+    clock: Clock,
+    say: Say,
+    rollouts: dict[str, Rollout] | None = None,
+    *,
+    parallel: int = PARALLEL_STARTS,
 ) -> dict[str, Rollout]:
-    """Force a new deployment of every service, at once, keeping each new deployment's id.
+    """Force a new deployment of every service, `parallel` at a time, keeping each new deployment's id.
 
-    Fills `rollouts` as it goes, so a Ctrl-C half-way still knows which services it restarted.
+    Fills `rollouts` as each starts, so a Ctrl-C half-way still knows which services it restarted; after
+    Ctrl-C the calls already sent are waited for (each is one request) and the others are not sent.
     """
     rollouts = {} if rollouts is None else rollouts
-    for name in services:
+
+    def force(name: str) -> None:
         requested_at = clock.now()
         try:
             deployment = cluster.force_new_deployment(name)
         except DeployError as err:
             # The services already restarted keep rolling: follow them, and report this one as not started.
-            rollouts[name] = Rollout(name, None, requested_at, state=NOT_STARTED, reason=str(err))
-            say(f"    {name}: NOT restarted - {err}")
-            continue
+            rollouts[name] = Rollout(name, None, requested_at, state=NOT_STARTED, reason=str(err), settled=True)
+            return
         rollouts[name] = Rollout(
             service=name,
             deployment_id=deployment.id,
@@ -94,8 +145,25 @@ def start(
             started_at=deployment.created_at or requested_at,
             running=deployment.running,
             desired=deployment.desired,
+            task_definition=arn_name(deployment.task_definition),
         )
-        say(f"    {name}: new deployment {deployment.id} ({deployment.task_definition.rsplit('/', 1)[-1]})")
+
+    if parallel <= 1 or len(services) <= 1:
+        for name in services:
+            force(name)
+    else:
+        pool = ThreadPoolExecutor(max_workers=min(parallel, len(services)), thread_name_prefix="restart")
+        try:
+            for future in [pool.submit(force, name) for name in services]:
+                future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    for name in services:  # in the order given, whichever call came back first
+        rollouts[name] = r = rollouts.pop(name)
+        if r.state == NOT_STARTED:
+            say(f"    {name}: NOT restarted - {r.reason}")
+        else:
+            say(f"    {name}: new deployment {r.deployment_id} ({r.task_definition})")
     return rollouts
 
 
@@ -107,35 +175,91 @@ def wait(
     timeout: float,
     interval: float,
     say: Say,
+    expect: Expectation | None = None,
 ) -> dict[str, Rollout]:
-    """Poll every rollout in one loop until each is done or the timeout passes; explain each failure."""
+    """Poll every rollout in one loop until each is settled or the timeout passes.
+
+    A rollout that COMPLETED is settled once its tasks' images are read (and, with `expect`, checked: another
+    image makes it WRONG_IMAGE); one that failed, once its stopped tasks are read for the explanation. Reads
+    that fail for a while are missed polls (see `clock.Wait`); follow-up reads are given up after a few polls.
+    """
+    waiting = Wait(clock, interval=interval, timeout=timeout, say=say)
     shown: dict[str, tuple[str, int, int]] = {}
-    for _ in poll(clock, interval=interval, timeout=timeout):
-        pending = [r for r in rollouts.values() if not r.done]
-        if not pending:
-            break
-        services = cluster.services([r.service for r in pending])
-        for rollout in pending:
-            service = services[rollout.service]
-            deployment = service.deployment(rollout.deployment_id or "")
-            rollout.state, rollout.reason = judge(deployment, service)
-            if deployment is not None:
-                rollout.running, rollout.desired = deployment.running, deployment.desired
-            rollout.events = [e for e in service.events if e.created_at >= rollout.started_at]
-            key = (rollout.state, rollout.running, rollout.desired)
-            if shown.get(rollout.service) != key:
-                shown[rollout.service] = key
-                say(f"    {rollout.line()}")
-        if all(r.done for r in rollouts.values()):
+    for elapsed in waiting.ticks():
+        judging = [r for r in rollouts.values() if r.state == IN_PROGRESS]
+        services: dict[str, Service] | None = None
+        if judging:
+            with waiting.tolerating("ecs:DescribeServices"):
+                services = cluster.services([r.service for r in judging])
+        if services is not None:
+            for rollout in judging:
+                _judge(rollout, services[rollout.service], elapsed)
+                key = (rollout.state, rollout.running, rollout.desired)
+                if shown.get(rollout.service) != key:
+                    shown[rollout.service] = key
+                    say(f"    {rollout.line()}")
+        for rollout in rollouts.values():
+            if rollout.done and not rollout.settled:
+                _follow_up(cluster, rollout, waiting, expect, say)
+        if all(r.settled for r in rollouts.values()):
             break
     for rollout in rollouts.values():
-        if not rollout.done:
+        if rollout.state == IN_PROGRESS:
             rollout.state = TIMED_OUT
-            rollout.reason = f"still in progress after {timeout:.0f}s"
-    for rollout in rollouts.values():
-        if not rollout.ok and rollout.deployment_id:
-            rollout.stopped_tasks = cluster.stopped_tasks(rollout.deployment_id)
+            rollout.reason = f"still in progress after {timeout:.0f}s{waiting.trouble()}"
+            if rollout.deployment_id:
+                with waiting.tolerating("ecs:ListTasks"):
+                    rollout.stopped_tasks = cluster.stopped_tasks(rollout.deployment_id)
     return rollouts
+
+
+def _judge(rollout: Rollout, service: Service, elapsed: float) -> None:
+    deployment = service.deployment(rollout.deployment_id or "")
+    rollout.state, rollout.reason = judge(deployment, service)
+    if deployment is not None:
+        rollout.running, rollout.desired = deployment.running, deployment.desired
+    rollout.events = [e for e in service.events if e.created_at >= rollout.started_at]
+    if rollout.done:
+        rollout.seconds = elapsed
+
+
+def _follow_up(cluster: Cluster, rollout: Rollout, waiting: Wait, expect: Expectation | None, say: Say) -> None:
+    """Read what a finished rollout left behind; after `FOLLOW_UP_READS` failed polls, say so and go on."""
+    rollout.follow_ups += 1
+    with waiting.tolerating("ecs:ListTasks"):
+        if rollout.ok:
+            rollout.images = running_images(cluster, rollout.service, expect.repository if expect else None)
+            if expect is not None and not runs_only(rollout.images, expect.digest, rollout.desired):
+                rollout.state = WRONG_IMAGE
+                rollout.reason = (f"its tasks run {describe_images(rollout.images)}, not {short(expect.digest)}: its "
+                                  "task definition must name the release tag, not another tag or a digest")
+                say(f"    {rollout.line()}")
+        elif rollout.deployment_id:
+            rollout.stopped_tasks = cluster.stopped_tasks(rollout.deployment_id)
+        rollout.settled = True
+        return
+    if rollout.follow_ups >= FOLLOW_UP_READS:
+        rollout.images_problem = f"gave up reading its tasks{waiting.trouble()}"
+        rollout.settled = True
+
+
+def running_images(cluster: Cluster, service: str, repository: str | None = None) -> Counter[str]:
+    """digest -> how many of the service's running tasks run it (containers of `repository`, else every one)."""
+    images: Counter[str] = Counter()
+    for task in cluster.running_tasks(service):
+        containers = [c for c in task.containers if repository is None or reference_repository(c.image) == repository]
+        if not containers:
+            images[f"(no {repository} container)"] += 1
+        for container in containers:
+            images[container.image_digest or NO_DIGEST] += 1
+    return images
+
+
+def runs_only(images: Counter[str], digest: str, desired: int) -> bool:
+    """Every running task runs `digest` (a service scaled to zero runs nothing, which is fine)."""
+    if not images:
+        return desired == 0
+    return set(images) == {digest}
 
 
 def explain(rollouts: dict[str, Rollout]) -> list[str]:

@@ -390,8 +390,17 @@ class Notify:
             return [f"skipped: {self.missing[0]}"]
         return self.registration.describe()
 
-    def run(self, ctx: Any) -> None:
-        self.send(ctx.clock, ctx.say)
+    def run(self, target: Any) -> None:
+        self.send(target.clock, target.say)
+
+    def undo(self, target: Any) -> None:
+        """A registration is never taken back: it runs last, only after every other step succeeded."""
+
+    def by_hand(self, target: Any) -> list[str]:
+        return []
+
+    def state(self, target: Any) -> list[str]:
+        return []
 
     def send(self, clock: Clock, say: Say) -> None:
         if self.registration is None or self.token is None:

@@ -1,7 +1,11 @@
-"""What an environment runs now: the release tag, the previous image, each service's deployments, the lock.
+"""What an environment runs now: the release tag, the previous image, each service's deployments and the image
+its running tasks really run, and the lock.
 
-Assumptions: reads only (no lock taken). The image's other tags carry the immutable build tag and the
-commit sha, because CI pushes both; they are shown so a person can tell which commit is live.
+Assumptions: reads only (no lock taken). The image's other tags carry the immutable build tag and the commit
+sha, because CI pushes both; they are shown so a person can tell which commit is live. What a service runs is
+read from its running tasks (`containers[].imageDigest`), not from its task definition: ECS resolves the tag
+when a deployment is created, so after a tag moved without a restart, or a put-back that failed, the two
+differ. A service whose tasks run anything but the release tag's image is flagged as drifting.
 """
 
 from __future__ import annotations
@@ -9,30 +13,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .ecr import short
+from .ecs import arn_name
 from .lock import DeployLock
+from .rollout import running_images
 
 if TYPE_CHECKING:
-    from .release import Context
+    from .target import Target
 
 EVENTS_SHOWN = 3
 
 
-def collect(ctx: Context) -> dict[str, Any]:
+def collect(target: Target) -> dict[str, Any]:
     """The environment's state as plain data (what `--json` prints)."""
-    env = ctx.env
-    services = ctx.cluster.services(env.services)
-    holder = DeployLock(ctx.clients.ssm, env, ctx.clock).holder()
+    env = target.env
+    services = target.cluster.services(env.services)
+    holder = DeployLock(target.clients.ssm, env, target.clock).holder()
+    release, previous = _image(target, env.release_tag), _image(target, env.previous_tag)
+    names = {image["digest"]: image["tag"] for image in (previous, release) if image["digest"]}
     return {
         "environment": env.name,
         "repository": env.repository,
         "cluster": env.cluster,
-        "release_tag": _image(ctx, env.release_tag),
-        "previous": _image(ctx, env.previous_tag),
+        "release_tag": release,
+        "previous": previous,
         "services": [
             {
                 "name": s.name,
                 "running": s.running,
                 "desired": s.desired,
+                **_runs(target, s.name, release["digest"], names),
                 "deployments": [
                     {
                         "id": d.id,
@@ -41,7 +51,7 @@ def collect(ctx: Context) -> dict[str, Any]:
                         "rollout_reason": d.rollout_reason,
                         "running": d.running,
                         "desired": d.desired,
-                        "task_definition": d.task_definition.rsplit("/", 1)[-1],
+                        "task_definition": arn_name(d.task_definition),
                         "since": _iso(d.created_at),
                     }
                     for d in s.deployments
@@ -59,11 +69,26 @@ def collect(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _image(ctx: Context, tag: str) -> dict[str, Any]:
-    image = ctx.registry.find(tag)
+def _runs(target: Target, service: str, release: str | None, names: dict[str, str]) -> dict[str, Any]:
+    """What the service's running tasks run, by digest, each with the environment's tag naming it (if any)."""
+    images = running_images(target.cluster, service, target.env.repository)
+    runs = [{"digest": digest, "tasks": count, "tag": names.get(digest)} for digest, count in images.most_common()]
+    drift = None
+    strangers = [r["digest"] for r in runs if r["tag"] is None]
+    if strangers:
+        drift = f"runs {', '.join(short(d) if d.startswith('sha') else d for d in strangers)}, which no tag of " \
+                f"{target.env.name} names"
+    elif release is not None and any(r["digest"] != release for r in runs):
+        others = sorted({r["tag"] for r in runs if r["digest"] != release})
+        drift = f"runs {', '.join(others)}, not {target.env.release_tag}"
+    return {"runs": runs, "drift": drift}
+
+
+def _image(target: Target, tag: str) -> dict[str, Any]:
+    image = target.registry.find(tag)
     if image is None:
         return {"tag": tag, "digest": None}
-    detail = ctx.registry.describe(image.digest)
+    detail = target.registry.describe(image.digest)
     return {
         "tag": tag,
         "digest": image.digest,
@@ -76,27 +101,44 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
 
 
+def table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    """Rows as columns as wide as their widest cell (the last column is not padded)."""
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(max(len(r) for r in rows))]
+    return [indent + "  ".join(cell.ljust(widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row))
+            for row in rows]
+
+
 def render(status: dict[str, Any]) -> list[str]:
-    """A compact table for people."""
+    """A compact view for people."""
     lines = [f"{status['environment']}: cluster {status['cluster']}, repository {status['repository']}"]
+    images = []
     for key in ("release_tag", "previous"):
         image = status[key]
         if image["digest"] is None:
-            lines.append(f"  {image['tag']:<20} (none)")
+            images.append([image["tag"], "(none)"])
         else:
             tags = ", ".join(image["other_tags"]) or "no other tags"
-            lines.append(f"  {image['tag']:<20} {image['digest'][:19]}  pushed {image['pushed_at']}  [{tags}]")
-    lines.append(f"  {'SERVICE':<12} {'DEPLOYMENT':<28} {'STATUS':<8} {'ROLLOUT':<12} {'TASKS':<7} "
-                 f"{'TASK DEF':<24} SINCE")
+            images.append([image["tag"], short(image["digest"]), f"pushed {image['pushed_at']}", f"[{tags}]"])
+    lines += table(images)
+    rows = [["SERVICE", "RUNS", "DEPLOYMENT", "STATUS", "ROLLOUT", "TASKS", "TASK DEF", "SINCE"]]
+    notes: dict[int, list[str]] = {}
     for service in status["services"]:
-        for d in service["deployments"]:
-            tasks = f"{d['running']}/{d['desired']}"
-            lines.append(f"  {service['name']:<12} {d['id']:<28} {d['status']:<8} {d['rollout_state'] or '-':<12} "
-                         f"{tasks:<7} {d['task_definition']:<24} {d['since'] or '-'}")
+        runs = ", ".join(f"{r['tasks']}x {short(r['digest']) if r['digest'].startswith('sha') else r['digest']}"
+                         + (f" ({r['tag']})" if r["tag"] else "") for r in service["runs"]) or "no task"
+        for number, d in enumerate(service["deployments"]):
+            rows.append([service["name"] if number == 0 else "", runs if number == 0 else "", d["id"], d["status"],
+                         d["rollout_state"] or "-", f"{d['running']}/{d['desired']}", d["task_definition"],
+                         d["since"] or "-"])
             if d["rollout_state"] == "FAILED" and d["rollout_reason"]:
-                lines.append(f"  {'':<12} reason: {d['rollout_reason']}")
-        for event in service["events"]:
-            lines.append(f"  {'':<12} {event['at']}  {event['message']}")
+                notes.setdefault(len(rows) - 1, []).append(f"reason: {d['rollout_reason']}")
+        extra = notes.setdefault(len(rows) - 1, [])
+        if service["drift"]:
+            extra.append(f"DRIFT: {service['name']} {service['drift']}")
+        extra += [f"{event['at']}  {event['message']}" for event in service["events"]]
+    rendered = table(rows)
+    for row, line in enumerate(rendered):
+        lines.append(line)
+        lines += [f"      {note}" for note in notes.get(row, [])]
     lock = status["lock"]
     if lock is None:
         lines.append("  lock: free")

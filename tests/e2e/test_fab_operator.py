@@ -55,6 +55,12 @@ def test_the_steps_one_by_one_then_a_rollback(operator: Operator) -> None:
     assert after_retag["previous"]["digest"] == before["release_tag"]["digest"]
     assert [d["id"] for s in after_retag["services"] for d in s["deployments"]] == \
         [d["id"] for s in before["services"] for d in s["deployments"]]  # a retag restarts nothing
+    for service in after_retag["services"]:  # the tasks still run what their deployment resolved: flagged
+        assert service["runs"] == [{"digest": world.current_digest, "tasks": service["desired"],
+                                    "tag": "latest-previous"}]
+        assert service["drift"] == "runs latest-previous, not latest"
+    table = operator.fab("status", "--env", ENV)
+    assert "DRIFT: web runs latest-previous, not latest" in table.output
 
     migrate = operator.fab("migrate", "--env", ENV)
     assert migrate.exit_code == 0, migrate.output
@@ -63,11 +69,16 @@ def test_the_steps_one_by_one_then_a_rollback(operator: Operator) -> None:
 
     restart = operator.fab("restart", "--env", ENV, "--service", "web")
     assert restart.exit_code == 0, restart.output
-    assert restart.lines[-1] == f"restarted {ENV}: web COMPLETED 2/2"
+    new = world.new_digest[: len("sha256:") + 12]
+    assert restart.lines[-2].startswith(f"restarted {ENV} in ") and restart.lines[-2].endswith("; every task checked")
+    assert restart.lines[-1].split()[:3] == ["web", "COMPLETED", "2/2"]
+    assert restart.lines[-1].endswith(f", 2 tasks on {new}")
     after_restart = operator.status()
     web, worker = (next(s for s in after_restart["services"] if s["name"] == n) for n in ("web", "worker"))
     assert web["deployments"][0]["id"] != before["services"][0]["deployments"][0]["id"]
     assert worker["deployments"] == next(s for s in before["services"] if s["name"] == "worker")["deployments"]
+    assert (web["runs"], web["drift"]) == ([{"digest": world.new_digest, "tasks": 2, "tag": "latest"}], None)
+    assert worker["drift"] == "runs latest-previous, not latest"
 
     notify = operator.fab("notify", "--sha", world.new_sha, "--env", ENV)
     assert notify.exit_code == 0, notify.output
@@ -79,6 +90,7 @@ def test_the_steps_one_by_one_then_a_rollback(operator: Operator) -> None:
     assert after["release_tag"]["digest"] == before["release_tag"]["digest"]
     assert after["previous"]["digest"] == before["release_tag"]["digest"]
     assert all(s["deployments"][0]["rollout_state"] == "COMPLETED" for s in after["services"])
+    assert all(s["runs"][0]["digest"] == world.current_digest and s["drift"] is None for s in after["services"])
     assert [r.body["sha"] for r in sandbox.registrations] == [world.new_sha, world.current_sha]
     assert after["lock"] is None
 

@@ -1,0 +1,97 @@
+"""Trouble on the wire, played by the emulated AWS: throttling, 5xx answers, dropped connections, and latency.
+
+Assumptions: ECS, ECR, CloudWatch Logs and SSM speak AWS's JSON 1.1 protocol, where an error is an HTTP status
+with `{"__type": CODE, "message": ...}` and `x-amzn-ErrorType: CODE`; botocore reads the code from either.
+Throttling is 400 `ThrottlingException` (what ECS's read APIs answer in busy accounts), a server fault 503
+`ServiceUnavailableException`, and a dropped connection a socket shut without an answer (botocore then raises
+`ConnectionClosedError`). A fault rule lets the first `after` calls of an operation through and fails the
+next `count`; botocore retries each failed call itself, so `count` calls are `count / AWS_MAX_ATTEMPTS` polls.
+Latency is real time: every call waits `latency` seconds before it is answered, as a far region would.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .api_calls import identify
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+KINDS = ("throttle", "5xx", "drop")
+
+
+@dataclass(frozen=True)
+class Fault:
+    operation: str  # `service:Operation` as IAM names it, e.g. "ecs:DescribeServices"
+    kind: str  # one of KINDS
+    count: int  # how many calls fail in a row
+    after: int = 0  # calls of this operation answered normally first
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}: choose one of {', '.join(KINDS)}")
+
+
+class Faults:
+    """The rules in force and what they did; `middleware` puts them in front of the emulated AWS."""
+
+    def __init__(self, rules: Sequence[Fault] = (), latency: float = 0.0, exempt_key: str = "") -> None:
+        self.exempt_key = exempt_key  # calls signed with this access key id never see a fault nor latency
+        self._lock = threading.Lock()
+        self.rules: list[Fault] = list(rules)
+        self.latency = latency
+        self.seen: Counter[str] = Counter()  # calls per operation since the rules were set
+        self.played: list[tuple[str, str]] = []  # (operation, kind) of every fault played, in order
+
+    def set(self, rules: Sequence[Fault]) -> None:
+        with self._lock:
+            self.rules, self.seen, self.played = list(rules), Counter(), []
+
+    def _fault_for(self, operation: str) -> str | None:
+        with self._lock:
+            self.seen[operation] += 1
+            number = self.seen[operation]
+            for rule in self.rules:
+                if rule.operation == operation and rule.after < number <= rule.after + rule.count:
+                    self.played.append((operation, rule.kind))
+                    return rule.kind
+        return None
+
+    def middleware(self, app: WsgiApp) -> WsgiApp:
+        def faulty(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if self.exempt_key and f"Credential={self.exempt_key}/" in environ.get("HTTP_AUTHORIZATION", ""):
+                return app(environ, start_response)
+            if self.latency > 0:
+                time.sleep(self.latency)
+            service, operation = identify(environ)
+            kind = self._fault_for(f"{service}:{operation}")
+            if kind == "throttle":
+                return _error(start_response, "400 Bad Request", "ThrottlingException", "Rate exceeded")
+            if kind == "5xx":
+                return _error(start_response, "503 Service Unavailable", "ServiceUnavailableException",
+                              "Service unavailable, try again later")
+            if kind == "drop":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                if length:  # read the request whole, or the server would take its body for the next request
+                    environ["wsgi.input"].read(length)
+                connection = environ.get("werkzeug.socket")
+                if connection is not None:
+                    connection.shutdown(socket.SHUT_RDWR)
+                # werkzeug's server treats a ConnectionError as the client having gone: no answer, no log
+                raise ConnectionResetError("sandbox fault: connection dropped")
+            return app(environ, start_response)
+
+        return faulty
+
+
+def _error(start_response: Callable[..., Any], status: str, code: str, message: str) -> list[bytes]:
+    body = json.dumps({"__type": code, "message": message}).encode()
+    start_response(status, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code),
+                            ("Content-Length", str(len(body)))])
+    return [body]

@@ -1,0 +1,118 @@
+"""Run a plan: each step in order, timed; on a failure, put everything back as it was, then say where it stands.
+
+Assumptions: the executor knows no step by name (each step undoes itself and reports its own state: see
+steps/__init__.py). A failure at any step undoes every step that ran, the failed one included, in the order
+they ran, unless the environment says `on_failure: leave`; then nothing is undone and the output gives the
+commands that would. An undo that fails stops the undo there (later undos rely on it) and prints the exact
+commands that finish it by hand; it never hides the first failure, which stays the last line. Ctrl-C, SIGTERM
+and SIGHUP undo nothing: the operator (or CI) chose to stop, and ECS carries on regardless; the output says
+what changed, what still runs and the commands that follow or undo it.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+
+from .clock import duration
+from .errors import DeployError, Interrupted, stop_status
+from .plan import Plan
+from .steps import Step
+from .target import Target
+
+LEAVE = "leave"
+
+
+def execute(plan: Plan, target: Target) -> float:
+    """Run every step; return the seconds it took. On failure, put back and re-raise (`DeployError` named
+    after the step that failed first; any other exception as it is, after the put-back)."""
+    clock, say = target.clock, target.say
+    started = clock.monotonic()
+    ran: list[Step] = []
+    for step in plan.steps:
+        say(f"==> {step.name}")
+        step_started = clock.monotonic()
+        ran.append(step)
+        try:
+            step.run(target)
+        except KeyboardInterrupt as stop:
+            how, code = stop_status(stop)
+            _interrupted(plan, target, ran, how)
+            raise Interrupted(f"stopped by {how} during {step.name}; see above for what changed and what still "
+                              "runs in ECS", code) from None
+        except Exception as err:
+            failure = f"{step.name} failed: {err}" if isinstance(err, DeployError) else (
+                f"{step.name} failed: unexpected {type(err).__name__}: {err}")
+            say(f"==> {step.name} failed after {duration(clock.monotonic() - step_started)}")
+            recover(plan, target, ran, failure, started)
+            if isinstance(err, DeployError):
+                raise DeployError(failure) from err
+            raise
+        say(f"    {step.name} done in {duration(clock.monotonic() - step_started)}")
+    return clock.monotonic() - started
+
+
+def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, started: float) -> None:
+    """Put back what the steps in `ran` changed (or, with `on_failure: leave`, say how), then the state."""
+    clock, say, env = target.clock, target.say, target.env
+    if env.on_failure == LEAVE:
+        say(f"==> nothing is put back (on_failure: leave for {env.name}); state now:")
+        _state(plan, target, ran)
+        _commands(target, ran, "to put it back by hand, in this order:", plan.undo_hint)
+        return
+    say(f"==> putting {env.name} back as it was")
+    put_back_started = clock.monotonic()
+    pending = list(ran)
+    try:
+        while pending:
+            pending[0].undo(target)
+            pending.pop(0)
+    except KeyboardInterrupt as stop:
+        how, code = stop_status(stop)
+        say(f"==> put-back stopped by {how}; state now:")
+        _state(plan, target, ran)
+        _commands(target, pending, "to finish putting it back by hand, in this order:", plan.undo_hint)
+        raise Interrupted(f"stopped by {how} while putting {env.name} back after: {failure}", code) from None
+    except DeployError as err:
+        say(f"    could NOT put back {pending[0].name}: {err}")
+    except Exception as err:  # a bug in an undo: keep its traceback, and still say what to do
+        traceback.print_exc()
+        say(f"    could NOT put back {pending[0].name}: unexpected {type(err).__name__}: {err}")
+    took = duration(clock.monotonic() - put_back_started)
+    if pending:
+        say(f"==> put-back INCOMPLETE after {took}; state now:")
+    else:
+        say(f"==> put back in {took} ({duration(clock.monotonic() - started)} in all); state now:")
+    _state(plan, target, ran)
+    _commands(target, pending, "to finish putting it back by hand, in this order:", plan.undo_hint)
+
+
+def _interrupted(plan: Plan, target: Target, ran: Sequence[Step], how: str) -> None:
+    say = target.say
+    say(f"==> stopped by {how} during {ran[-1].name}; nothing was undone. State now:")
+    _state(plan, target, ran)
+    say(f"  to follow what still runs: fab status --env {target.env.name}")
+    _commands(target, ran, "to put it back by hand, in this order:", plan.undo_hint)
+
+
+def _state(plan: Plan, target: Target, ran: Sequence[Step]) -> None:
+    for step in ran:
+        try:
+            lines = step.state(target)
+        except DeployError as err:
+            lines = [f"{step.name}: state not known ({err})"]
+        for line in lines:
+            target.say(f"  {line}")
+    remaining = [step.name for step in plan.steps[len(ran):]]
+    if remaining:
+        target.say(f"  not started: {', '.join(remaining)}")
+
+
+def _commands(target: Target, steps: Sequence[Step], heading: str, hint: str | None = None) -> None:
+    commands = [command for step in steps for command in step.by_hand(target)]
+    if commands:
+        target.say(f"  {heading}")
+        for command in commands:
+            target.say(f"    {command}")
+        if hint:
+            target.say(f"  or, all at once: {hint}")

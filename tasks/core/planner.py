@@ -1,0 +1,189 @@
+"""Plans for each task: every read a release needs, done up front, then the steps that would change things.
+
+Assumptions: the environment's services run `repository:release_tag`, so moving that tag and forcing a new
+deployment is what puts a new image in front of users (ECS resolves a tag to a digest per deployment).
+Before the release tag moves, the digest it named is recorded in ECR as `<release_tag>-previous`, so a
+rollback from any machine can find it. A dry run renders the plan after all of these reads, so it catches a
+missing image, service or permission without changing anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from . import migration
+from .checks import Preflight
+from .ecr import Image
+from .ecs import Service
+from .errors import DeployError
+from .plan import Plan
+from .rollout import Expectation
+from .steps import Step
+from .steps.migrate import Migrate
+from .steps.restart import Restart
+from .steps.retag import Retag
+from .target import Target
+
+
+def deploy(
+    target: Target,
+    *,
+    sha: str,
+    tag: str,
+    preflight: Preflight | None = None,
+    command: Sequence[str] | None = None,
+    notify: Step | None = None,
+) -> Plan:
+    """Retag, migrate, restart (and notify). With a `preflight`, any failed check stops the deploy here."""
+    env = target.env
+    if preflight is not None:
+        preflight.require()
+    move = retag(target, tag)
+    services = _services(target, preflight)
+    restart = Restart(services, expect=Expectation(env.repository, move.source.digest),
+                      restore=Expectation(env.repository, move.current.digest) if move.current else None)
+    steps: list[Step] = [move, migrate(target, services, command), restart]
+    if notify is not None:
+        steps.append(notify)
+    return Plan(
+        title=f"deploy {sha} ({env.repository}:{tag}) to {env.name}",
+        steps=steps,
+        facts=_facts(target, move.source, services),
+        preflight=preflight.lines() if preflight else [],
+        undo_hint=_rollback_hint(target, move),
+    )
+
+
+def rollback(target: Target, preflight: Preflight | None = None) -> Plan:
+    """Move the release tag back to `<release_tag>-previous` and restart; no migration (the app's own job).
+
+    A rollback that fails is put back like a deploy: the release tag and the services return to the image
+    they ran before the rollback started.
+    """
+    env = target.env
+    if preflight is not None:
+        preflight.require()
+    previous = target.registry.find(env.previous_tag)
+    if previous is None:
+        raise DeployError(
+            f"no previous image to roll back to: {env.repository}:{env.previous_tag} does not exist (it is recorded "
+            f"when a deploy moves {env.release_tag}); deploy a known-good sha instead: fab deploy --sha ... "
+            f"--env {env.name}"
+        )
+    current = target.registry.find(env.release_tag)
+    if current is not None and current.digest == previous.digest:
+        raise DeployError(
+            f"nothing to roll back: {env.repository}:{env.release_tag} already points at the previous image "
+            f"{previous.short_digest}; deploy a known-good sha instead: fab deploy --sha ... --env {env.name}"
+        )
+    services = _services(target, preflight)
+    restart = Restart(services, expect=Expectation(env.repository, previous.digest),
+                      restore=Expectation(env.repository, current.digest) if current else None)
+    return Plan(
+        title=f"roll back {env.name} to {env.repository}:{env.previous_tag}",
+        steps=[Retag(env, previous, current, record_previous=False), restart],
+        facts=["no migration runs: reversing a migration is the application's own job",
+               *_facts(target, previous, services)],
+        preflight=preflight.lines() if preflight else [],
+    )
+
+
+def retag(target: Target, tag: str) -> Retag:
+    env = target.env
+    if not target.registry.tag_is_mutable(env.release_tag):
+        raise DeployError(
+            f"ECR repository {env.repository} has IMMUTABLE tags, so {env.release_tag} cannot move: make it MUTABLE "
+            "and push each build under its own unique tag"
+        )
+    source = target.registry.require(tag)
+    current = target.registry.find(env.release_tag)
+    previous = target.registry.find(env.previous_tag) if current is not None else None
+    return Retag(env=env, source=source, current=current, previous=previous)
+
+
+def migrate(target: Target, services: dict[str, Service], command: Sequence[str] | None = None) -> Migrate:
+    env = target.env
+    command = command or (env.migrate.command if env.migrate else None)
+    if not command:
+        return Migrate(env, None)
+    return Migrate(env, migration.resolve(env, target.cluster, services, command))
+
+
+def restart(target: Target, only: Sequence[str] = ()) -> Restart:
+    """A restart of the named services (default: all) on the image the release tag names now."""
+    env = target.env
+    unknown = [s for s in only if s not in env.services]
+    if unknown:
+        raise DeployError(
+            f"unknown service {', '.join(unknown)} for environment {env.name!r}: its services are "
+            f"{', '.join(env.services)}"
+        )
+    image = target.registry.find(env.release_tag)
+    services = target.cluster.services(list(only) or list(env.services))
+    return Restart(services, expect=Expectation(env.repository, image.digest) if image else None, restore=None)
+
+
+def _services(target: Target, preflight: Preflight | None) -> dict[str, Service]:
+    if preflight is not None and preflight.services:
+        return preflight.services
+    return target.cluster.services(target.env.services)
+
+
+def _rollback_hint(target: Target, move: Retag) -> str | None:
+    """`fab rollback` undoes a deploy at once while `-previous` names the image the release tag left."""
+    if move.current is None or move.unchanged:
+        return None
+    return (f"fab rollback --env {target.env.name}   (release tag back to {target.env.previous_tag} = "
+            f"{move.current.short_digest}, every service restarted)")
+
+
+_BUILD_TAG = re.compile(r"^\d{8}\.\d{6}-(?P<sha>[0-9a-f]{7,40})$")
+_SHA_TAG = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def commit_of(target: Target, image: Image) -> tuple[str, str] | None:
+    """(sha, tag) of the commit an image was built from, read from the tags CI pushed it under.
+
+    The full sha tag wins; else a short-sha tag or the build tag `YYYYMMDD.HHMMSS-<sha>`; None when the
+    image carries neither.
+    """
+    detail = target.registry.describe(image.digest)
+    tags = detail.tags if detail else ()
+    candidates = sorted(((len(t), t, t) for t in tags if _SHA_TAG.match(t)), reverse=True)
+    candidates += [(len(m["sha"]), m["sha"], t) for t in tags if (m := _BUILD_TAG.match(t))]
+    if not candidates:
+        return None
+    _, sha, tag = max(candidates)
+    return sha, tag
+
+
+def release_image(target: Target) -> Image:
+    """The image the release tag names now; an error when there is none yet."""
+    image = target.registry.find(target.env.release_tag)
+    if image is None:
+        raise DeployError(
+            f"{target.env.repository}:{target.env.release_tag} does not exist yet: deploy first (fab deploy --sha ... "
+            f"--env {target.env.name})"
+        )
+    return image
+
+
+def _facts(target: Target, image: Image, services: dict[str, Service]) -> list[str]:
+    names = ", ".join(f"{s.name} ({s.running}/{s.desired})" for s in services.values())
+    return [
+        f"image: {target.env.repository}:{image.tag} = {image.digest}",
+        f"cluster: {target.env.cluster}; services: {names}",
+    ]
+
+
+def summary(target: Target, plan: Plan, seconds: float, *, what: str) -> list[str]:
+    """The lines of a run that succeeded: what now runs, checked, one line per service, and how long it took."""
+    from .clock import duration
+
+    env = target.env
+    move, restart = plan.step(Retag), plan.step(Restart)
+    verdict = (f"verified: every service runs {move.source.short_digest}" if restart.verified
+               else "NOT verified: see each service below")
+    return [f"{what} in {duration(seconds)}: {env.repository}:{env.release_tag} = {move.source.digest} "
+            f"(tag {move.source.tag}); {verdict}", *restart.report()]

@@ -1,0 +1,61 @@
+"""Every AWS failure as one line, and which of them a wait may outlast (transient) and which end it."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
+)
+
+from tasks.core.aws import translate
+
+
+def client_error(code: str, status: int, message: str = "said AWS") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       "DescribeServices")
+
+
+@pytest.mark.parametrize(
+    ("error", "problem"),
+    [
+        (client_error("ThrottlingException", 400), "throttled (ThrottlingException)"),
+        (client_error("TooManyRequestsException", 429), "throttled (TooManyRequestsException)"),
+        (client_error("ServiceUnavailableException", 503), "failed with HTTP 503 (ServiceUnavailableException)"),
+        (client_error("InternalFailure", 500), "failed with HTTP 500 (InternalFailure)"),
+        (ConnectionClosedError(endpoint_url="https://ecs.us-east-1.amazonaws.com/"),
+         "connection dropped (ConnectionClosedError)"),
+        (ReadTimeoutError(endpoint_url="https://ecs.us-east-1.amazonaws.com/"), "timed out (ReadTimeoutError)"),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:9/"), "could not connect (EndpointConnectionError)"),
+    ],
+)
+def test_throttling_5xx_and_connection_trouble_are_transient(error, problem):
+    err = translate(error, "ecs:DescribeServices")
+    assert err.transient and err.problem == problem
+    assert "\n" not in str(err) and "ecs:DescribeServices" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (client_error("AccessDeniedException", 400, "not authorized"),
+         "access denied: the credentials in use lack ecs:DescribeServices (not authorized); grant it to the role or "
+         "user (see the README's IAM policy)"),
+        (client_error("ExpiredTokenException", 400),
+         "AWS credentials have expired (ExpiredTokenException) at ecs:DescribeServices: refresh them and run again"),
+        (NoCredentialsError(), "no AWS credentials found for ecs:DescribeServices: set AWS_PROFILE, or "
+                               "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or log in with `aws sso login`"),
+        (ProfileNotFound(profile="prod"), "AWS profile 'prod' not found (AWS_PROFILE): name a profile from "
+                                          "~/.aws/config, or unset AWS_PROFILE"),
+        (client_error("ClusterNotFoundException", 400, "Cluster not found."),
+         "AWS ecs:DescribeServices failed: ClusterNotFoundException: Cluster not found."),
+    ],
+)
+def test_everything_else_is_final_and_says_what_to_do(error, message):
+    err = translate(error, "ecs:DescribeServices")
+    assert not err.transient
+    assert str(err) == message
