@@ -37,7 +37,7 @@ NOT_MAIN = 'pipeline.git.branch != "main"'
 OTHER_BRANCHES = ("feature/login", "main-hotfix", "release/main", "mainline")
 # The environments' repository, and the context whose role may push to it: only main's build-image has them.
 ENVIRONMENTS_REPOSITORY = "<< pipeline.parameters.ecr-repository >>"
-PUSH_CONTEXT = "<< pipeline.parameters.build-context >>"
+PUSH_CONTEXT = "acme-app-build"
 # An installed Python environment (its python links into the image's patch-versioned pyenv path).
 INSTALLED_ENVIRONMENT = re.compile(r"(^|/)(\.?venv|fab-tools|site-packages)(/|$)")
 # Keys a workflow entry may carry besides the job's own parameters.
@@ -409,6 +409,9 @@ def gate_problems(config: dict[str, Any]) -> list[str]:
         problems.append("staging and production share a serial-group")
     if set(contexts(production)) & set(contexts(staging) + contexts(plan)):
         problems.append("deploy-production shares a context with a job that runs before the approval")
+    for name, _, settings in job_entries(config):
+        if any("pipeline." in context for context in contexts(settings)):
+            problems.append(f"{name} takes its context from a pipeline value: whoever triggers picks the credentials")
     return problems
 
 
@@ -814,7 +817,15 @@ _OLD_MAIN_FILTER = "pipeline.git.branch == pipeline.parameters.main-branch"
         (gate_problems, _mutate(f"{_WF}/6/deploy/requires", ["plan-production"]), "not just the approval"),
         (gate_problems, _mutate(f"{_WF}/5/hold-production/requires", ["plan-production"]), "not deploy-staging"),
         (gate_problems, _mutate(f"{_WF}/6/deploy/serial-group", _DELETE), "no serial-group"),
-        (gate_problems, _mutate(f"{_WF}/6/deploy/context", "<< pipeline.parameters.staging-context >>"), "shares"),
+        (gate_problems, _mutate(f"{_WF}/6/deploy/context", "acme-app-staging"), "shares"),
+        (
+            gate_problems,
+            _both(
+                _mutate("parameters/production-context", {"type": "string", "default": "acme-app-production"}),
+                _mutate(f"{_WF}/6/deploy/context", "<< pipeline.parameters.production-context >>"),
+            ),
+            "deploy-production takes its context from a pipeline value",
+        ),
         (branch_problems, _mutate(f"{_WF}/1/build-image/filters", _DELETE), "build-image runs on branch"),
         (branch_problems, _mutate(f"{_WF}/6/deploy/filters", _DELETE), "deploy-production: its own filter"),
         (branch_problems, _mutate(f"{_WF}/5/hold-production/filters", NOT_MAIN), "hold-production does not run on"),
@@ -833,7 +844,7 @@ _OLD_MAIN_FILTER = "pipeline.git.branch == pipeline.parameters.main-branch"
         (push_problems, _mutate("parameters/branch-ecr-repository/default", "acme-app"), "repository, by default"),
         (
             push_problems,
-            _mutate(f"{_WF}/1/build-image/context", "<< pipeline.parameters.branch-build-context >>"),
+            _mutate(f"{_WF}/1/build-image/context", "acme-app-branch-build"),
             "build-image pushes to the environments' repository without",
         ),
         (
@@ -863,8 +874,8 @@ _OLD_MAIN_FILTER = "pipeline.git.branch == pipeline.parameters.main-branch"
         (parameter_problems, _mutate(f"{_WF}/3/deploy/dryrun", True), "passes 'dryrun'"),
         (
             parameter_problems,
-            _mutate(f"{_WF}/1/build-image/context", "<< pipeline.parameters.build-contex >>"),
-            "'build-contex' is used",
+            _mutate(f"{_WF}/1/build-image/context", "<< pipeline.parameters.build-context >>"),
+            "'build-context' is used",
         ),
     ],
 )
