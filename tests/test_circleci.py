@@ -229,19 +229,16 @@ def evaluate(expression: str, values: dict[str, Any]) -> bool:
             raise ValueError(f"filter {expression!r}: expected {expected!r}, found {token!r}")
         return token
 
-    def either() -> Any:
-        value = both()
-        while tokens and tokens[0] == "or":
+    def joined(word: str, part: Callable[[], Any]) -> bool:
+        """`part (word part)*` for word `or` or `and`, every part read before the result is taken."""
+        values = [part()]
+        while tokens and tokens[0] == word:
             take()
-            value = both() or value
-        return value
+            values.append(part())
+        return any(values) if word == "or" else all(values)
 
-    def both() -> Any:
-        value = compare()
-        while tokens and tokens[0] == "and":
-            take()
-            value = compare() and value
-        return value
+    def either() -> bool:
+        return joined("or", lambda: joined("and", compare))
 
     def compare() -> Any:
         left = operand()
