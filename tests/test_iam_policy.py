@@ -12,6 +12,7 @@ access-denied messages (`calling("ecr:PutImage")`) are checked too: they send pe
 from __future__ import annotations
 
 import ast
+import fnmatch
 import json
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+import yaml
 from botocore import xform_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,25 +240,149 @@ def test_iam_actions_named_in_error_messages_exist_and_are_granted():
         assert name in granted, f"{where}: {name} is named in a message but not granted in docs/iam-policy.json"
 
 
-def test_build_policy_can_push_to_the_repository_and_do_nothing_else():
-    granted = policy_actions(policy("iam-policy-build.json"))
-    push = {  # AWS ECR user guide, "IAM permissions for pushing an image"
-        "ecr:GetAuthorizationToken",
-        "ecr:BatchCheckLayerAvailability",
-        "ecr:InitiateLayerUpload",
-        "ecr:UploadLayerPart",
-        "ecr:CompleteLayerUpload",
-        "ecr:PutImage",
-        "ecr:BatchGetImage",
-    }
-    assert granted == push
-    for operation in (a.split(":")[1] for a in granted):
-        assert operation in operations("ecr").values()
+PUSH = {  # AWS ECR user guide, "IAM permissions for pushing an image"
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+}
+DOCUMENTS = [
+    "iam-policy.json",
+    "iam-policy-plan.json",
+    "iam-policy-build.json",
+    "iam-policy-branch-build.json",
+    "iam-trust-policy.json",
+    "iam-trust-policy-branches.json",
+]
+# Each role: its permissions and its trust policy, as the README's table of roles pairs them.
+ROLES = {
+    "push (main)": ("iam-policy-build.json", "iam-trust-policy.json"),
+    "push (other branches)": ("iam-policy-branch-build.json", "iam-trust-policy-branches.json"),
+    "staging deploy": ("iam-policy.json", "iam-trust-policy.json"),
+    "production plan": ("iam-policy-plan.json", "iam-trust-policy.json"),
+    "production deploy": ("iam-policy.json", "iam-trust-policy.json"),
+}
+PROVIDER = "oidc.circleci.com/org/ORGANIZATION_ID"
+SUB = "org/ORGANIZATION_ID/project/PROJECT_ID/user/0a1b2c3d/vcs-origin/{origin}/vcs-ref/refs/heads/{branch}"
+# The `sub` of CIRCLE_OIDC_TOKEN_V2 (CircleCI, "Using OpenID Connect tokens in jobs") for jobs that must or
+# must not reach an environment: main of this repository, another branch of it, and a fork's main.
+MAIN_TOKEN = SUB.format(origin="VCS_ORIGIN", branch="main")
+BRANCH_TOKEN = SUB.format(origin="VCS_ORIGIN", branch="feature/login")
+FORK_TOKEN = SUB.format(origin="github.com/someone/fork", branch="main")
+
+
+def accepts(trust: dict[str, Any], sub: str) -> bool:
+    """Whether a trust policy lets a CircleCI job whose token has this `sub` (and the organization's `aud`)
+    assume the role: IAM's StringEquals and StringLike (`*` any characters, `?` one) on the token's claims."""
+    claims = {f"{PROVIDER}:aud": "ORGANIZATION_ID", f"{PROVIDER}:sub": sub}
+    for statement in trust["Statement"]:
+        conditions = statement.get("Condition", {})
+        equal = all(claims.get(key) == value for key, value in conditions.get("StringEquals", {}).items())
+        like = all(
+            fnmatch.fnmatchcase(claims.get(key, ""), value) for key, value in conditions.get("StringLike", {}).items()
+        )
+        if statement["Action"] == "sts:AssumeRoleWithWebIdentity" and equal and like:
+            return True
+    return False
+
+
+def writes(document: dict[str, Any]) -> set[str]:
+    """The resources a policy lets its role change (any action that is not a read)."""
+    found: set[str] = set()
+    for statement in document["Statement"]:
+        actions = statement["Action"]
+        if any(not is_read(a) for a in ([actions] if isinstance(actions, str) else actions)):
+            resources = statement["Resource"]
+            found |= {resources} if isinstance(resources, str) else set(resources)
+    return found
+
+
+def reach_problems(documents: dict[str, dict[str, Any]]) -> list[str]:
+    """A role a branch or a fork can assume changes nothing but the branch repository; every role can be
+    assumed from main; no role can be assumed from a fork."""
+    problems = []
+    for role, (permissions, trust) in ROLES.items():
+        if not accepts(documents[trust], MAIN_TOKEN):
+            problems.append(f"{role}: {trust} refuses jobs on main")
+        if accepts(documents[trust], FORK_TOKEN):
+            problems.append(f"{role}: {trust} accepts a fork's jobs")
+        if accepts(documents[trust], BRANCH_TOKEN):
+            changed = writes(documents[permissions]) - {"arn:aws:ecr:REGION:ACCOUNT_ID:repository/BRANCH_REPOSITORY"}
+            problems += [f"{role}: a job on any branch may change {r} ({permissions})" for r in sorted(changed)]
+    return problems
+
+
+def test_no_role_a_branch_or_a_fork_can_assume_changes_what_an_environment_runs():
+    documents = {name: policy(name) for name in DOCUMENTS}
+    assert reach_problems(documents) == []
+    assert accepts(documents["iam-trust-policy-branches.json"], BRANCH_TOKEN)  # branches may push their builds
+    assert not accepts(documents["iam-trust-policy.json"], BRANCH_TOKEN)
 
 
 @pytest.mark.parametrize(
-    "name", ["iam-policy.json", "iam-policy-plan.json", "iam-policy-build.json", "iam-trust-policy.json"]
+    ("document", "path", "value", "expected"),
+    [
+        ("iam-trust-policy.json", "sub", MAIN_TOKEN.replace("refs/heads/main", "refs/heads/*"), "may change arn"),
+        ("iam-trust-policy.json", "sub", MAIN_TOKEN.replace("VCS_ORIGIN", "*"), "accepts a fork's jobs"),
+        ("iam-trust-policy-branches.json", "sub", BRANCH_TOKEN.replace("feature/login", "release/*"), "refuses"),
+        ("iam-policy-branch-build.json", "resource", "arn:aws:ecr:REGION:ACCOUNT_ID:repository/REPOSITORY", "push"),
+    ],
 )
+def test_the_reach_check_catches_a_role_that_reaches_too_far(document, path, value, expected):
+    documents = {name: policy(name) for name in DOCUMENTS}
+    statement = documents[document]["Statement"][0]
+    if path == "sub":
+        statement["Condition"]["StringLike"][f"{PROVIDER}:sub"] = value.replace("0a1b2c3d", "*")
+    else:
+        statement["Resource"] = value
+    assert any(expected in p for p in reach_problems(documents)), reach_problems(documents)
+
+
+@pytest.mark.parametrize(
+    ("name", "repository"),
+    [("iam-policy-build.json", "REPOSITORY"), ("iam-policy-branch-build.json", "BRANCH_REPOSITORY")],
+)
+def test_push_policies_can_push_to_their_own_repository_and_do_nothing_else(name, repository):
+    document = policy(name)
+    assert policy_actions(document) == PUSH
+    assert writes(document) == {f"arn:aws:ecr:REGION:ACCOUNT_ID:repository/{repository}"}
+    for operation in (a.split(":")[1] for a in PUSH):
+        assert operation in operations("ecr").values()
+
+
+def pipeline_calls() -> dict[str, set[str]]:
+    """The IAM actions of the AWS calls the pipeline makes itself, by the job or command whose steps make them
+    (`boto3.client("ecr").describe_images(...)` in a run step)."""
+    config = yaml.safe_load((ROOT / ".circleci" / "config.yml").read_text())
+    found: dict[str, set[str]] = {}
+    for kind in ("jobs", "commands"):
+        for name, body in config[kind].items():
+            for text in strings(body):
+                for service, method in re.findall(r'boto3\.client\("(\w+)"\)\.(\w+)\(', text):
+                    found.setdefault(name, set()).add(action(service, operations(service)[method]))
+    return found
+
+
+def strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict | list):
+        for item in node.values() if isinstance(node, dict) else node:
+            yield from strings(item)
+
+
+def test_the_pipelines_own_aws_calls_are_granted_to_the_roles_of_the_jobs_that_make_them():
+    calls = pipeline_calls()
+    assert calls == {"build-image": {"ecr:GetAuthorizationToken"}, "image-tag": {"ecr:DescribeImages"}}
+    for name in ("iam-policy-build.json", "iam-policy-branch-build.json"):
+        assert calls["build-image"] <= policy_actions(policy(name)), name
+    assert calls["image-tag"] <= policy_actions(policy("iam-policy.json"))  # deploy-production looks the tag up
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
 def test_policy_documents_are_well_formed(name):
     document = policy(name)
     assert document["Version"] == "2012-10-17"
@@ -277,21 +403,22 @@ def test_passrole_is_limited_to_ecs_tasks():
     assert "*" not in statement["Resource"]
 
 
-def test_trust_policy_accepts_only_this_projects_jobs_on_the_main_branch():
-    (statement,) = policy("iam-trust-policy.json")["Statement"]
+@pytest.mark.parametrize(("name", "ref"), [("iam-trust-policy.json", "main"), ("iam-trust-policy-branches.json", "*")])
+def test_trust_policies_accept_only_this_projects_jobs_from_this_repository(name, ref):
+    (statement,) = policy(name)["Statement"]
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    provider = "oidc.circleci.com/org/ORGANIZATION_ID"
-    assert statement["Principal"]["Federated"].endswith(f":oidc-provider/{provider}")
-    assert statement["Condition"]["StringEquals"] == {f"{provider}:aud": "ORGANIZATION_ID"}
-    sub = statement["Condition"]["StringLike"][f"{provider}:sub"]
-    assert sub.startswith("org/ORGANIZATION_ID/project/PROJECT_ID/user/*/")
-    assert sub.endswith("/vcs-ref/refs/heads/main")
+    assert statement["Principal"]["Federated"].endswith(f":oidc-provider/{PROVIDER}")
+    assert statement["Condition"]["StringEquals"] == {f"{PROVIDER}:aud": "ORGANIZATION_ID"}
+    sub = statement["Condition"]["StringLike"][f"{PROVIDER}:sub"]
+    assert sub == f"org/ORGANIZATION_ID/project/PROJECT_ID/user/*/vcs-origin/VCS_ORIGIN/vcs-ref/refs/heads/{ref}"
 
 
 def test_readme_embeds_each_policy_as_it_is_in_docs():
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## CircleCI and AWS set-up") :]
     blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", section, flags=re.S)]
-    for name in ("iam-policy.json", "iam-policy-plan.json", "iam-policy-build.json", "iam-trust-policy.json"):
+    for name in DOCUMENTS:
         assert policy(name) in blocks, f"README's CircleCI and AWS set-up section does not show docs/{name}"
         assert f"docs/{name}" in section
+    for role, (permissions, trust) in ROLES.items():  # the table of roles pairs them as ROLES does
+        assert re.search(rf"\n\| {re.escape(role)} \|[^\n]*docs/{permissions}[^\n]*docs/{trust}", section), role
