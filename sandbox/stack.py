@@ -156,7 +156,8 @@ class Sandbox:
         env.update(self.environment())
         return env
 
-    def fabric_config(self, *, timeout: float | None = None, poll_interval: float = 1.0) -> dict[str, Any]:
+    def fabric_config(self, *, timeout: float | None = None, poll_interval: float = 1.0,
+                      parallel: int | None = None) -> dict[str, Any]:
         """The `deploy` config (issue 2's keys) for environment `demo` against this sandbox."""
         if timeout is None:
             timeout = max(30.0, 5 * (self.options.migration_seconds + self.options.rollout_seconds))
@@ -167,6 +168,7 @@ class Sandbox:
                 "region": self.world.region,
                 "timeout": timeout,
                 "poll_interval": poll_interval,
+                **({"parallel": parallel} if parallel is not None else {}),
                 "environments": {
                     settings.ENVIRONMENT: {
                         "cluster": self.world.cluster,

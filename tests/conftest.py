@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import botocore.handlers
 import pytest
 import yaml
 
@@ -42,6 +45,72 @@ os.environ.update(
 )
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCT = str(ROOT / "tasks")
+# Actions the deploy policy grants that are no API call of ours: what AWS checks on our calls' behalf.
+IMPLIED = {"iam:PassRole"}  # ecs:RunTask hands the task definition's roles to ECS
+READS = ("Describe", "List", "Get", "BatchGet")
+
+# --- the AWS calls the code makes, as IAM actions, recorded while the suite runs ------------------------------
+RECORDED_ACTIONS: set[str] = set()
+
+
+_SDK = tuple(str(Path(module.__file__).parent) for module in (botocore, __import__("boto3")))
+
+
+def _record_product_call(model: Any, **_: Any) -> None:
+    """botocore's `before-call`: keep `service:Operation` when the code that called the SDK is the `tasks`
+    package (not a test, not the ECS emulator that a test's fake clock runs from inside the code's waits)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_SDK):
+        frame = frame.f_back
+    if frame is not None and frame.f_code.co_filename.startswith(PRODUCT):
+        RECORDED_ACTIONS.add(f"{model.service_model.signing_name}:{model.name}")
+
+
+# Every botocore session made from now on (the code's and moto's alike) registers it, as moto's own stubber is.
+botocore.handlers.BUILTIN_HANDLERS.append(("before-call", _record_product_call))
+
+
+def _granted(name: str) -> set[str]:
+    actions: set[str] = set()
+    for statement in json.loads((ROOT / "docs" / name).read_text())["Statement"]:
+        value = statement["Action"]
+        actions |= {value} if isinstance(value, str) else set(value)
+    return actions
+
+
+def iam_problems(called: Iterable[str], *, whole_suite: bool) -> list[str]:
+    """What is wrong between the calls seen and docs/iam-policy.json (every call) and iam-policy-plan.json (the
+    reads): a call not granted; with `whole_suite`, also a grant nothing called."""
+    called = set(called)
+    problems = []
+    for name, wanted in (("iam-policy.json", called), ("iam-policy-plan.json",
+                                                       {a for a in called if a.split(":")[1].startswith(READS)})):
+        granted = _granted(name) - IMPLIED
+        problems += [f"{a} is called by the code but not granted in docs/{name}" for a in sorted(wanted - granted)]
+        if whole_suite:
+            problems += [f"{a} is granted in docs/{name} but the whole suite never saw the code call it"
+                         for a in sorted(granted - wanted)]
+    return sorted(problems, key=lambda p: (p.split()[0], p))
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    """The IAM policies against every call the suite saw the code make: a failure fails the run."""
+    config = session.config
+    whole = (exitstatus == 0 and not session.shouldstop and not config.option.keyword
+             and not config.option.markexpr and not config.getoption("deselect")
+             and all(Path(arg).resolve() == ROOT / "tests" for arg in config.args))
+    if not RECORDED_ACTIONS:
+        return  # no test that calls AWS through the code ran
+    problems = iam_problems(RECORDED_ACTIONS, whole_suite=whole)
+    if problems:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        for problem in problems:
+            reporter.write_line(f"IAM policy check: {problem}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def manifest(number: int, media_type: str = "application/vnd.docker.distribution.manifest.v2+json") -> str:

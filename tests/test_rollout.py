@@ -72,7 +72,7 @@ def follow(client, ids, **kwargs):
     lines: list[str] = []
     clock = FakeClock()
     rollouts = {name: rollout.Rollout(name, id, T0) for name, id in ids.items()}
-    rollout.wait(Cluster(client, "acme"), rollouts, clock, timeout=kwargs.get("timeout", 60), interval=5,
+    rollout.wait(Cluster(client, "acme", parallel=1), rollouts, clock, timeout=kwargs.get("timeout", 60), interval=5,
                  say=lines.append, expect=kwargs.get("expect"))
     return rollouts, lines, clock
 
@@ -81,17 +81,22 @@ NEW = "sha256:" + "b" * 64
 OLD = "sha256:" + "a" * 64
 
 
-def running(stubber, name, *digests):
-    """The service's running tasks, as list_tasks and describe_tasks give them, each on one of `digests`."""
-    arns = [f"arn:aws:ecs:us-east-1:123456789012:task/acme/{name}{i}" for i in range(len(digests))]
-    stubber.add_response("list_tasks", {"taskArns": arns},
-                         {"cluster": "acme", "serviceName": name, "desiredStatus": "RUNNING", "maxResults": 100})
-    if arns:
+def running(stubber, tasks: dict[str, list[str]]) -> None:
+    """Each service's running tasks, each on the digest given, as one list_tasks per service and one
+    describe_tasks for them all give them."""
+    arns = {name: [f"arn:aws:ecs:us-east-1:123456789012:task/acme/{name}{i}" for i in range(len(digests))]
+            for name, digests in tasks.items()}
+    for name in tasks:
+        stubber.add_response("list_tasks", {"taskArns": arns[name]},
+                             {"cluster": "acme", "serviceName": name, "desiredStatus": "RUNNING", "maxResults": 100})
+    every = [arn for name in tasks for arn in arns[name]]
+    if every:
         stubber.add_response("describe_tasks", {"tasks": [
             {"taskArn": arn, "lastStatus": "RUNNING", "containers": [
                 {"name": "app", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-app:latest",
                  "imageDigest": digest}]}
-            for arn, digest in zip(arns, digests, strict=True)]}, {"cluster": "acme", "tasks": arns})
+            for name, digests in tasks.items() for arn, digest in zip(arns[name], digests, strict=True)]},
+            {"cluster": "acme", "tasks": every})
 
 
 def no_stopped_tasks(stubber, deployment_id):
@@ -107,7 +112,7 @@ def test_in_progress_then_completed_prints_only_changes(ecs):
     for count in (0, 0, 1):
         poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "IN_PROGRESS", count), old))
     poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "COMPLETED", 2)))
-    running(stubber, "web", NEW, NEW)
+    running(stubber, {"web": [NEW, NEW]})
 
     rollouts, lines, clock = follow(client, {"web": "ecs-svc/new"}, expect=Expectation("acme-app", NEW))
 
@@ -125,7 +130,7 @@ def test_a_completed_rollout_whose_tasks_run_another_image_is_a_failure(ecs):
     """A task definition pinned to another tag or a digest: ECS completes the rollout, nothing changed."""
     client, stubber = ecs
     poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "COMPLETED", 2)))
-    running(stubber, "web", OLD, OLD)
+    running(stubber, {"web": [OLD, OLD]})
 
     rollouts, lines, _ = follow(client, {"web": "ecs-svc/new"}, expect=Expectation("acme-app", NEW))
 
@@ -141,7 +146,7 @@ def test_throttled_and_dropped_reads_are_missed_polls_said_once_and_the_rollout_
     for _ in range(3):
         stubber.add_client_error("describe_services", "ThrottlingException", "Rate exceeded", 400)
     poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", "COMPLETED", 2)))
-    running(stubber, "web", NEW, NEW)
+    running(stubber, {"web": [NEW, NEW]})
 
     rollouts, lines, clock = follow(client, {"web": "ecs-svc/new"}, expect=Expectation("acme-app", NEW))
 
@@ -260,7 +265,7 @@ def test_without_rollout_state_the_sole_steady_deployment_is_success(ecs):
     poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", None, 2),
                                           deployment("ecs-svc/old", None, 2, status="ACTIVE")))
     poll_answer(stubber, ["web"], service("web", deployment("ecs-svc/new", None, 2)))
-    running(stubber, "web", NEW, NEW)
+    running(stubber, {"web": [NEW, NEW]})
     rollouts, _, _ = follow(client, {"web": "ecs-svc/new"})
     assert rollouts["web"].ok
 
@@ -271,8 +276,7 @@ def test_twelve_services_take_two_describe_calls_per_poll_and_finish_together(ec
     for state in ("IN_PROGRESS", "COMPLETED"):
         for chunk in (names[:10], names[10:]):
             poll_answer(stubber, chunk, *[service(n, deployment(f"ecs-svc/{n}", state, 2)) for n in chunk])
-    for name in names:
-        running(stubber, name, NEW, NEW)
+    running(stubber, {name: [NEW, NEW] for name in names})
     rollouts, _, clock = follow(client, {n: f"ecs-svc/{n}" for n in names})
     assert all(r.ok for r in rollouts.values())
     assert clock.sleeps == [5]
@@ -289,13 +293,12 @@ def test_restart_forces_every_service_at_once_then_waits(ecs):
         )
     poll_answer(stubber, ["web", "worker"], service("web", deployment("ecs-svc/web-new", "COMPLETED", 2)),
                 service("worker", deployment("ecs-svc/worker-new", "COMPLETED", 2)))
-    running(stubber, "web", NEW, NEW)
-    running(stubber, "worker", NEW, NEW)
+    running(stubber, {"web": [NEW, NEW], "worker": [NEW, NEW]})
     step = Restart({"web": None, "worker": None}, expect=Expectation("acme-app", NEW), restore=None)
     lines: list[str] = []
 
     class Target:  # what the step reads of its target; one call at a time, in order, for the Stubber
-        cluster = Cluster(client, "acme")
+        cluster = Cluster(client, "acme", parallel=1)
         clock = FakeClock()
         timeout, interval, say, parallel = 60, 5, lines.append, 1
 

@@ -18,6 +18,7 @@ from .config import SleuthSettings
 from .ecr import reference_repository, reference_tag
 from .ecs import Service, TaskDefinition, arn_name
 from .errors import DeployError
+from .fanout import fan_out
 from .identity import caller_identity, guard_account
 
 if TYPE_CHECKING:
@@ -76,8 +77,10 @@ def run_checks(target: Target, sleuth: SleuthSettings | None = None) -> Prefligh
         definitions: dict[str, TaskDefinition] = {}
 
         def read_definitions() -> str:
+            names = sorted({s.task_definition for s in services.values()})  # each read once, all at once
+            read = dict(zip(names, fan_out(target.cluster.task_definition, names, target.parallel), strict=True))
             for service in services.values():
-                definitions[service.name] = target.cluster.task_definition(service.task_definition)
+                definitions[service.name] = read[service.task_definition]
             if env.migrate and env.migrate.command:
                 name = env.migrate.task_definition or services[env.services[0]].task_definition
                 definitions["migration"] = target.cluster.task_definition(name)

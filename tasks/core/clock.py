@@ -123,25 +123,32 @@ class Wait:
         return self.clock.monotonic() - self.started
 
     @contextmanager
-    def tolerating(self, action: str) -> Iterator[None]:
-        """Reads of `action` in this block: a transient failure is a missed poll, not the end of the wait."""
+    def tolerating(self, reads: str) -> Iterator[None]:
+        """`reads` (what the block reads, in words) as a missed poll when it fails transiently."""
         try:
             yield
         except DeployError as err:
             if not err.transient:
                 raise
-            problem = f"{action} {getattr(err, 'problem', err)}"
-            outage = self.outages.get(action)
-            if outage is None:
-                outage = self.outages[action] = _Outage(since=self.elapsed, problem=problem)
-                self.say(f"{self.indent}{problem}; still waiting")
-            outage.problem = problem
-            outage.misses += 1
+            self.miss(reads, err)
             return
-        outage = self.outages.pop(action, None)
+        self.answered(reads)
+
+    def miss(self, reads: str, err: DeployError) -> None:
+        problem = f"{getattr(err, 'action', '') or reads} {getattr(err, 'problem', err)}"
+        outage = self.outages.get(reads)
+        if outage is None:
+            outage = self.outages[reads] = _Outage(since=self.elapsed, problem=problem)
+            self.say(f"{self.indent}{problem}; still waiting")
+        outage.problem = problem
+        outage.misses += 1
+
+    def answered(self, reads: str) -> None:
+        outage = self.outages.pop(reads, None)
         if outage is not None:
-            reads = f"{outage.misses} failed read{'s' if outage.misses > 1 else ''}"
-            self.say(f"{self.indent}{action} answers again after {reads} ({self.elapsed - outage.since:.0f}s)")
+            action = outage.problem.split(" ", 1)[0]
+            count = f"{outage.misses} failed read{'s' if outage.misses > 1 else ''}"
+            self.say(f"{self.indent}{action} answers again after {count} ({self.elapsed - outage.since:.0f}s)")
 
     def trouble(self) -> str:
         """'; the last read failed: ...' while reads are failing, else ''."""

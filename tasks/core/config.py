@@ -52,6 +52,7 @@ class Environment:
     account: str | None = None
     lock_parameter: str | None = None
     on_failure: str = "restore"  # "restore": a failed deploy puts everything back; "leave": only says how
+    parallel: int = 8  # new deployments started at once (1: one after another)
 
     @property
     def previous_tag(self) -> str:
@@ -178,7 +179,21 @@ def _environment(name: str, raw: Any, top: dict[str, Any]) -> Environment:
         account=account,
         lock_parameter=str(raw["lock_parameter"]) if raw.get("lock_parameter") else None,
         on_failure=_on_failure(raw.get("on_failure"), where),
+        parallel=_count(pick("parallel"), f"{where}.parallel or deploy.parallel", int(DEFAULTS["parallel"])),
     )
+
+
+def _count(value: Any, what: str, default: int) -> int:
+    """A whole number of 1 or more; `default` when not given."""
+    if value in (None, ""):
+        return default
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise DeployError(f"malformed {what} {value!r}: give a whole number, 1 or more") from None
+    if number < 1:
+        raise DeployError(f"malformed {what} {value!r}: give a whole number, 1 or more")
+    return number
 
 
 ON_FAILURE = ("restore", "leave")

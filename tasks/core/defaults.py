@@ -10,6 +10,7 @@ DEFAULTS: dict[str, Any] = {
     "region": None,
     "timeout": 1800,
     "poll_interval": 5,
+    "parallel": 8,
     "environments": {},
     "sleuth": {"url": "https://app.sleuth.io", "org": None, "deployment": None, "tags": [], "email": None},
 }

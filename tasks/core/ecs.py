@@ -14,6 +14,7 @@ from typing import Any
 
 from .aws import AwsError, call
 from .errors import DeployError
+from .fanout import fan_out
 
 DESCRIBE_SERVICES_LIMIT = 10
 DESCRIBE_TASKS_LIMIT = 100
@@ -148,23 +149,28 @@ class Task:
         return list(dict.fromkeys(r for r in found if r))
 
 
-class Cluster:
-    """One ECS cluster."""
+def chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
-    def __init__(self, client: Any, name: str) -> None:
+
+class Cluster:
+    """One ECS cluster. Reads that take several calls (more than 10 services, more than 100 tasks) make them
+    `parallel` at a time."""
+
+    def __init__(self, client: Any, name: str, parallel: int = 8) -> None:
         self.client = client
         self.name = name
+        self.parallel = parallel
         self._task_definitions: dict[str, TaskDefinition] = {}
 
     def services(self, names: Sequence[str]) -> dict[str, Service]:
         """Every named service, `describe_services` 10 at a time; an error naming any that is missing."""
         found: dict[str, Service] = {}
         missing: list[str] = []
-        for start in range(0, len(names), DESCRIBE_SERVICES_LIMIT):
-            chunk = list(names[start : start + DESCRIBE_SERVICES_LIMIT])
+
+        def describe(chunk: list[str]) -> dict[str, Any]:
             try:
-                response = call("ecs:DescribeServices", self.client.describe_services, cluster=self.name,
-                                services=chunk)
+                return call("ecs:DescribeServices", self.client.describe_services, cluster=self.name, services=chunk)
             except AwsError as err:
                 if err.code == "ClusterNotFoundException":
                     raise DeployError(
@@ -172,6 +178,8 @@ class Cluster:
                         "cluster, the region and the credentials in use"
                     ) from None
                 raise
+
+        for response in fan_out(describe, chunks(names, DESCRIBE_SERVICES_LIMIT), self.parallel):
             for raw in response.get("services") or []:
                 service = _service(raw)
                 if service.status == "INACTIVE":
@@ -262,13 +270,12 @@ class Cluster:
         return _task(tasks[0])
 
     def tasks(self, arns: Iterable[str]) -> list[Task]:
-        arns = list(arns)
-        result: list[Task] = []
-        for start in range(0, len(arns), DESCRIBE_TASKS_LIMIT):
-            chunk = arns[start : start + DESCRIBE_TASKS_LIMIT]
+        def describe(chunk: list[str]) -> list[Task]:
             response = call("ecs:DescribeTasks", self.client.describe_tasks, cluster=self.name, tasks=chunk)
-            result.extend(_task(t) for t in response.get("tasks") or [])
-        return result
+            return [_task(t) for t in response.get("tasks") or []]
+
+        return [task for found in fan_out(describe, chunks(list(arns), DESCRIBE_TASKS_LIMIT), self.parallel)
+                for task in found]
 
     def task(self, arn: str) -> Task:
         tasks = self.tasks([arn])
@@ -283,17 +290,24 @@ class Cluster:
         arns = response.get("taskArns") or []
         return self.tasks(arns) if arns else []
 
-    def running_tasks(self, service: str) -> list[Task]:
-        """The service's tasks that ECS means to keep running (`desiredStatus` RUNNING), every page."""
-        arns: list[str] = []
-        params: dict[str, Any] = {"cluster": self.name, "serviceName": service, "desiredStatus": "RUNNING",
-                                  "maxResults": LIST_TASKS_LIMIT}
-        while True:
-            response = call("ecs:ListTasks", self.client.list_tasks, **params)
-            arns.extend(response.get("taskArns") or [])
-            if not response.get("nextToken"):
-                return self.tasks(arns) if arns else []
-            params["nextToken"] = response["nextToken"]
+    def running_tasks(self, services: Sequence[str]) -> dict[str, list[Task]]:
+        """Each service's tasks that ECS means to keep running (`desiredStatus` RUNNING): one listing per
+        service (every page), then one description per 100 tasks of them all."""
+
+        def listing(service: str) -> list[str]:
+            arns: list[str] = []
+            params: dict[str, Any] = {"cluster": self.name, "serviceName": service, "desiredStatus": "RUNNING",
+                                      "maxResults": LIST_TASKS_LIMIT}
+            while True:
+                response = call("ecs:ListTasks", self.client.list_tasks, **params)
+                arns.extend(response.get("taskArns") or [])
+                if not response.get("nextToken"):
+                    return arns
+                params["nextToken"] = response["nextToken"]
+
+        listed = dict(zip(services, fan_out(listing, list(services), self.parallel), strict=True))
+        described = {task.arn: task for task in self.tasks([a for arns in listed.values() for a in arns])}
+        return {service: [described[a] for a in arns if a in described] for service, arns in listed.items()}
 
 
 def _service(raw: dict[str, Any]) -> Service:

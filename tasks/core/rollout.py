@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,6 +25,7 @@ from .clock import Clock, Say, Wait
 from .ecr import reference_repository, short
 from .ecs import Cluster, Deployment, Event, Service, Task, arn_name
 from .errors import DeployError
+from .fanout import fan_out
 
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
@@ -35,7 +35,6 @@ TIMED_OUT = "TIMED_OUT"
 NOT_STARTED = "NOT_STARTED"
 WRONG_IMAGE = "WRONG_IMAGE"  # COMPLETED, but its tasks run another image than the one expected
 
-PARALLEL_STARTS = 8  # UpdateService calls in flight at once; botocore's retries absorb throttling beyond that
 FOLLOW_UP_READS = 5  # polls spent at most on reading a finished rollout's tasks while AWS fails
 NO_DIGEST = "(no digest yet)"
 
@@ -121,7 +120,7 @@ def start(
     say: Say,
     rollouts: dict[str, Rollout] | None = None,
     *,
-    parallel: int = PARALLEL_STARTS,
+    parallel: int = 8,
 ) -> dict[str, Rollout]:
     """Force a new deployment of every service, `parallel` at a time, keeping each new deployment's id.
 
@@ -148,16 +147,7 @@ def start(
             task_definition=arn_name(deployment.task_definition),
         )
 
-    if parallel <= 1 or len(services) <= 1:
-        for name in services:
-            force(name)
-    else:
-        pool = ThreadPoolExecutor(max_workers=min(parallel, len(services)), thread_name_prefix="restart")
-        try:
-            for future in [pool.submit(force, name) for name in services]:
-                future.result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+    fan_out(force, list(services), parallel)
     for name in services:  # in the order given, whichever call came back first
         rollouts[name] = r = rollouts.pop(name)
         if r.state == NOT_STARTED:
@@ -198,9 +188,9 @@ def wait(
                 if shown.get(rollout.service) != key:
                     shown[rollout.service] = key
                     say(f"    {rollout.line()}")
-        for rollout in rollouts.values():
-            if rollout.done and not rollout.settled:
-                _follow_up(cluster, rollout, waiting, expect, say)
+        due = [r for r in rollouts.values() if r.done and not r.settled]
+        if due:
+            _follow_up(cluster, due, waiting, expect, say)
         if all(r.settled for r in rollouts.values()):
             break
     for rollout in rollouts.values():
@@ -208,7 +198,7 @@ def wait(
             rollout.state = TIMED_OUT
             rollout.reason = f"still in progress after {timeout:.0f}s{waiting.trouble()}"
             if rollout.deployment_id:
-                with waiting.tolerating("ecs:ListTasks"):
+                with waiting.tolerating("stopped tasks"):
                     rollout.stopped_tasks = cluster.stopped_tasks(rollout.deployment_id)
     return rollouts
 
@@ -223,36 +213,51 @@ def _judge(rollout: Rollout, service: Service, elapsed: float) -> None:
         rollout.seconds = elapsed
 
 
-def _follow_up(cluster: Cluster, rollout: Rollout, waiting: Wait, expect: Expectation | None, say: Say) -> None:
-    """Read what a finished rollout left behind; after `FOLLOW_UP_READS` failed polls, say so and go on."""
-    rollout.follow_ups += 1
-    with waiting.tolerating("ecs:ListTasks"):
-        if rollout.ok:
-            rollout.images = running_images(cluster, rollout.service, expect.repository if expect else None)
-            if expect is not None and not runs_only(rollout.images, expect.digest, rollout.desired):
-                rollout.state = WRONG_IMAGE
-                rollout.reason = (f"its tasks run {describe_images(rollout.images)}, not {short(expect.digest)}: its "
-                                  "task definition must name the release tag, not another tag or a digest")
-                say(f"    {rollout.line()}")
-        elif rollout.deployment_id:
-            rollout.stopped_tasks = cluster.stopped_tasks(rollout.deployment_id)
-        rollout.settled = True
-        return
-    if rollout.follow_ups >= FOLLOW_UP_READS:
-        rollout.images_problem = f"gave up reading its tasks{waiting.trouble()}"
-        rollout.settled = True
+def _follow_up(cluster: Cluster, due: list[Rollout], waiting: Wait, expect: Expectation | None, say: Say) -> None:
+    """Read what finished rollouts left behind: the running tasks of those that completed, the stopped tasks of
+    those that failed, all at once; after `FOLLOW_UP_READS` polls that failed, say so and go on."""
+    for rollout in due:
+        rollout.follow_ups += 1
+    completed = [r for r in due if r.ok]
+    failed = [r for r in due if not r.ok and r.deployment_id]
+    images: dict[str, Counter[str]] | None = None
+    if completed:
+        with waiting.tolerating("running tasks"):
+            images = running_images(cluster, [r.service for r in completed], expect.repository if expect else None)
+    for rollout in completed if images is not None else ():
+        rollout.images, rollout.settled = images[rollout.service], True
+        if expect is not None and not runs_only(rollout.images, expect.digest, rollout.desired):
+            rollout.state = WRONG_IMAGE
+            rollout.reason = (f"its tasks run {describe_images(rollout.images)}, not {short(expect.digest)}: its "
+                              "task definition must name the release tag, not another tag or a digest")
+            say(f"    {rollout.line()}")
+    stopped: list[list[Task]] | None = None
+    if failed:
+        with waiting.tolerating("stopped tasks"):
+            stopped = fan_out(lambda r: cluster.stopped_tasks(r.deployment_id or ""), failed, cluster.parallel)
+    for rollout, tasks in zip(failed, stopped or (), strict=False):
+        rollout.stopped_tasks, rollout.settled = tasks, True
+    for rollout in due:
+        if not rollout.settled and (rollout.follow_ups >= FOLLOW_UP_READS or not rollout.deployment_id):
+            rollout.images_problem = f"gave up reading its tasks{waiting.trouble()}"
+            rollout.settled = True
 
 
-def running_images(cluster: Cluster, service: str, repository: str | None = None) -> Counter[str]:
-    """digest -> how many of the service's running tasks run it (containers of `repository`, else every one)."""
-    images: Counter[str] = Counter()
-    for task in cluster.running_tasks(service):
-        containers = [c for c in task.containers if repository is None or reference_repository(c.image) == repository]
-        if not containers:
-            images[f"(no {repository} container)"] += 1
-        for container in containers:
-            images[container.image_digest or NO_DIGEST] += 1
-    return images
+def running_images(cluster: Cluster, services: Sequence[str], repository: str | None = None
+                   ) -> dict[str, Counter[str]]:
+    """Per service, digest -> how many of its running tasks run it (containers of `repository`, else all)."""
+    result: dict[str, Counter[str]] = {}
+    for service, tasks in cluster.running_tasks(services).items():
+        images: Counter[str] = Counter()
+        for task in tasks:
+            containers = [c for c in task.containers
+                          if repository is None or reference_repository(c.image) == repository]
+            if not containers:
+                images[f"(no {repository} container)"] += 1
+            for container in containers:
+                images[container.image_digest or NO_DIGEST] += 1
+        result[service] = images
+    return result
 
 
 def runs_only(images: Counter[str], digest: str, desired: int) -> bool:

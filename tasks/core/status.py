@@ -10,6 +10,7 @@ differ. A service whose tasks run anything but the release tag's image is flagge
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ def collect(target: Target) -> dict[str, Any]:
     holder = DeployLock(target.clients.ssm, env, target.clock).holder()
     release, previous = _image(target, env.release_tag), _image(target, env.previous_tag)
     names = {image["digest"]: image["tag"] for image in (previous, release) if image["digest"]}
+    images = running_images(target.cluster, list(services), env.repository)
     return {
         "environment": env.name,
         "repository": env.repository,
@@ -42,7 +44,7 @@ def collect(target: Target) -> dict[str, Any]:
                 "name": s.name,
                 "running": s.running,
                 "desired": s.desired,
-                **_runs(target, s.name, release["digest"], names),
+                **_runs(target, images[s.name], release["digest"], names),
                 "deployments": [
                     {
                         "id": d.id,
@@ -69,9 +71,8 @@ def collect(target: Target) -> dict[str, Any]:
     }
 
 
-def _runs(target: Target, service: str, release: str | None, names: dict[str, str]) -> dict[str, Any]:
-    """What the service's running tasks run, by digest, each with the environment's tag naming it (if any)."""
-    images = running_images(target.cluster, service, target.env.repository)
+def _runs(target: Target, images: Counter[str], release: str | None, names: dict[str, str]) -> dict[str, Any]:
+    """What a service's running tasks run, by digest, each with the environment's tag naming it (if any)."""
     runs = [{"digest": digest, "tasks": count, "tag": names.get(digest)} for digest, count in images.most_common()]
     drift = None
     strangers = [r["digest"] for r in runs if r["tag"] is None]

@@ -14,7 +14,6 @@ from .config import Environment
 from .ecr import Registry
 from .ecs import Cluster
 from .logs import LogStream, StreamFactory
-from .rollout import PARALLEL_STARTS
 
 
 @dataclass
@@ -28,7 +27,7 @@ class Target:
     say: Say
     timeout: float  # seconds a migration or a rollout may take in this run
     interval: float  # seconds between two polls
-    parallel: int = PARALLEL_STARTS  # new deployments started at once
+    parallel: int = 8  # new deployments started at once (deploy.parallel)
 
     @classmethod
     def connect(
@@ -38,12 +37,13 @@ class Target:
             env=env,
             clients=clients,
             registry=Registry(clients.ecr, env.repository),
-            cluster=Cluster(clients.ecs, env.cluster),
+            cluster=Cluster(clients.ecs, env.cluster, env.parallel),
             open_stream=lambda group, stream: LogStream(clients.logs, group, stream),
             clock=clock,
             say=say,
             timeout=float(timeout) if timeout else env.timeout,
             interval=env.poll_interval,
+            parallel=env.parallel,
         )
 
     @property

@@ -95,17 +95,21 @@ class Restart:
         self.undone = True
 
     def _read_images(self, target: Target) -> None:
-        """What every service runs now, for the report: from the put-back's own check, else read once."""
+        """What every service runs now, for the report: from the put-back's own check, else read."""
         repository = self.expect.repository if self.expect else target.env.repository
+        unknown = []
         for name in self.services:
             known = self.put_back.get(name) or (self.rollouts.get(name) if not self.put_back else None)
             if known is not None and known.images is not None:
                 self.images[name] = known.images
-                continue
-            try:
-                self.images[name] = rollout.running_images(target.cluster, name, repository)
-            except DeployError as err:
-                self.images[name] = f"tasks not read ({err})"
+            else:
+                unknown.append(name)
+        if not unknown:
+            return
+        try:
+            self.images.update(rollout.running_images(target.cluster, unknown, repository))
+        except DeployError as err:
+            self.images.update({name: f"tasks not read ({err})" for name in unknown})
 
     def by_hand(self, target: Target) -> list[str]:
         if self.restore is None or self.undone:
