@@ -36,7 +36,16 @@ make_clock: Callable[[], Clock] = _system_clock
 
 
 def say(line: str = "") -> None:
-    print(line, flush=True)
+    """Print a line; a character the terminal's encoding cannot show is written as an escape (`\\u2713`).
+
+    Why: stdout's errors policy is strict, so one such character in a migration's log line would raise
+    UnicodeEncodeError and end the run while its task still runs, unwatched (stderr already escapes).
+    """
+    try:
+        print(line, flush=True)
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+        print(line.encode(encoding, "backslashreplace").decode(encoding), flush=True)
 
 
 @contextmanager
