@@ -25,16 +25,23 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
         limit = seconds(timeout)
         from .core import release
         from .core.checks import run_checks
+        from .core.commits import check_commit
         from .core.sleuth import Notify
 
         with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock) as ctx:
             preflight = run_checks(ctx)
+            preflight.require()
+            # the sha is what Sleuth is told: the image's own tags must not say another commit
+            detail = ctx.registry.describe(ctx.registry.require(tag).digest)
+            notice = check_commit(sha, detail.tags if detail else ())
             notify = Notify.prepare(environ, config.sleuth, sha=sha, tag=tag, ecr=ctx.registry.client)
             plan = release.prepare_deploy(ctx, sha=sha, tag=tag, preflight=preflight, notify=notify)
             if is_dry(c):
-                show_plan(plan.render())
+                show_plan(plan.render() + ([notice] if notice else []))
                 return
             say(f"Deploying {sha} ({environ.repository}:{tag}) to {environ.name}")
+            if notice:
+                say(notice)
             say("==> preflight")
             show_plan(preflight.lines())
             plan.execute(ctx)
