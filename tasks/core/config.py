@@ -65,6 +65,7 @@ class SleuthSettings:
     deployment: str | None
     tags: tuple[str, ...]
     email: str | None = None
+    auth: str = "bearer"  # the Authorization scheme: "bearer" (an access token) or "apikey" (the organization key)
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,7 @@ def _sleuth(raw: Any) -> SleuthSettings:
         deployment=str(raw["deployment"]) if raw.get("deployment") else None,
         tags=tuple(str(t).strip() for t in tags if str(t).strip()),
         email=str(raw["email"]).strip() if raw.get("email") else None,
+        auth=_choice(raw.get("auth") or "bearer", ("bearer", "apikey"), "deploy.sleuth.auth"),
     )
 
 
@@ -262,6 +264,13 @@ def parse_seconds(value: Any, what: str = "--timeout") -> float | None:
     if number <= 0:
         raise DeployError(f"malformed {what} {value!r}: give a positive number of seconds")
     return number
+
+
+def _choice(value: Any, choices: tuple[str, ...], what: str) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise DeployError(f"malformed {what} {value!r}: give {' or '.join(choices)}")
+    return text
 
 
 def _boolean(value: Any, what: str) -> bool:

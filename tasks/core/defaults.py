@@ -11,5 +11,6 @@ DEFAULTS: dict[str, Any] = {
     "timeout": 1800,
     "poll_interval": 5,
     "environments": {},
-    "sleuth": {"url": "https://app.sleuth.io", "org": None, "deployment": None, "tags": [], "email": None},
+    "sleuth": {"url": "https://app.sleuth.io", "org": None, "deployment": None, "tags": [], "email": None,
+               "auth": "bearer"},
 }
