@@ -68,9 +68,10 @@ def boundary() -> Iterator[None]:
 
 
 def settings(c: InvokeContext) -> Settings:
+    from ._config_files import where
     from .core.config import load_settings
 
-    return load_settings(c.config.get("deploy"))
+    return load_settings(c.config.get("deploy"), where(c.config))
 
 
 def environment(c: InvokeContext, name: str) -> Environment:
