@@ -12,7 +12,7 @@ from typing import Any
 
 from invoke import Collection
 
-from . import check, deploy, image_tag, migrate, notify, restart, retag, rollback, status
+from . import check, deploy, image_tag, migrate, notify, restart, retag, rollback, status, unlock
 from .core.defaults import DEFAULTS
 
 __all__ = ["ns"]
@@ -27,6 +27,7 @@ collection.add_task(rollback.rollback)
 collection.add_task(status.status)
 collection.add_task(check.check)
 collection.add_task(image_tag.image_tag)
+collection.add_task(unlock.unlock)
 collection.configure({"deploy": DEFAULTS})
 
 

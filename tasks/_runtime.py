@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .core.release import Context
 
 
-BREAK_LOCK_HELP = "take over the deploy lock when its holder has been gone longer than the timeout"
+BREAK_LOCK_HELP = "take over the deploy lock once its holder is past its deadline (fab status shows it)"
 
 def _system_clock() -> Clock:
     from .core.clock import SystemClock
@@ -106,19 +106,23 @@ def connect(env: Environment, timeout: float | None = None) -> Context:
 
 @contextmanager
 def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", timeout: float | None = None,
-             break_lock: bool = False) -> Iterator[Context]:
+             break_lock: bool = False, waits: int = 1) -> Iterator[Context]:
     """A context for a task that changes the environment: the deploy lock is held, unless this is a dry run.
 
-    The lock is released at the end, on failure and on Ctrl-C alike.
+    `waits`: how many waits of up to the timeout the task may make while it holds the lock; with a margin,
+    that is its deadline, past which `--break-lock` may take the lock. The lock is released at the end, on
+    failure and on Ctrl-C alike.
     """
     ctx = connect(env, timeout)
     if is_dry(c):
         yield ctx
         return
-    from .core.lock import DeployLock
+    from .core.lock import DeployLock, budget
 
     lock = DeployLock(ctx.clients.ssm, env, ctx.clock)
-    lock.acquire(task, sha, break_stale=break_lock)
+    lock.acquire(task, sha, hold=budget(ctx.timeout, waits), break_stale=break_lock)
+    if lock.taken is not None:
+        say(f"warning: --break-lock took over the deploy lock of {lock.locked_by(lock.taken)}")
     try:
         yield ctx
     finally:

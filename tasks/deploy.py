@@ -28,7 +28,8 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
         from .core.commits import check_commit
         from .core.sleuth import Notify
 
-        with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock) as ctx:
+        # it may wait for the migration, the rollout and, after a failure, the rollout back: three timeouts
+        with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock, waits=3) as ctx:
             preflight = run_checks(ctx)
             preflight.require()
             # the sha is what Sleuth is told: the image's own tags must not say another commit

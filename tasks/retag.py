@@ -20,7 +20,7 @@ def retag(c, tag, env, break_lock=False):
         tag = check_release_source(tag, environ)
         from .core.release import Plan, prepare_retag
 
-        with changing(c, environ, task="retag", break_lock=break_lock) as ctx:
+        with changing(c, environ, task="retag", break_lock=break_lock, waits=0) as ctx:  # it waits for nothing
             step = prepare_retag(ctx, tag)
             plan = Plan(title=f"retag {environ.repository}:{environ.release_tag} for {environ.name}", steps=[step])
             if is_dry(c):

@@ -22,7 +22,8 @@ def rollback(c, env, timeout=None, break_lock=False):
         from .core.checks import run_checks
         from .core.sleuth import Notify
 
-        with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock) as ctx:
+        # the rollout, and after a failure the rollout back
+        with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock, waits=2) as ctx:
             plan = release.prepare_rollback(ctx, preflight=run_checks(ctx))
             retag, restart = plan.steps
             commit = release.commit_of(ctx, retag.source)
