@@ -5,7 +5,8 @@ in the task modules) imports boto3 or requests at import time; task bodies impor
 Defaults are declared with `ns.configure` so `FABRIC_DEPLOY_*` environment variables can override them.
 The fabfile's one line, `from tasks import ns`, is served by `__getattr__` below: each time `fab` loads the
 fabfile it first checks the config files it is about to read (`_config_files`), because a bad one would
-otherwise end in a traceback inside Invoke, before any task runs.
+otherwise end in a traceback inside Invoke, before any task runs; and it keeps secrets out of the log records
+from then on (`_secrets`), because with `--debug` Invoke logs those files' contents.
 """
 
 from typing import Any
@@ -34,7 +35,9 @@ collection.configure({"deploy": DEFAULTS})
 def __getattr__(name: str) -> Any:
     if name == "ns":
         from ._config_files import check_config_files
+        from ._secrets import redact_logs
 
+        redact_logs()  # now: under --debug, Invoke logs the config files' contents (smoke headers) next
         check_config_files()
         return collection
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@
 The world is what a real team has: an ECR repository whose `latest` is the current release and which
 holds a new build, a Fargate cluster with `web` and `worker` services running `acme-app:latest` and
 logging with awslogs, and a migration task definition. moto does not roll deployments, run containers
-or write logs (../shared/notes/field-notes.md), so tests play ECS's part through `FakeClock.on_sleep`
+or write logs (moto 5.2.5), so tests play ECS's part through `FakeClock.on_sleep`
 callbacks that change moto's backend between polls: time passes only when the code under test sleeps.
 """
 

@@ -18,7 +18,17 @@ from collections.abc import Callable
 
 import pytest
 import responses
-from conftest import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, fab, issued_credentials
+import yaml
+from conftest import (
+    CONFIG,
+    FAKE_ACCESS_KEY,
+    FAKE_SECRET_KEY,
+    FAKE_SLEUTH_TOKEN,
+    NEW_SHA,
+    NEW_TAG,
+    fab,
+    issued_credentials,
+)
 
 from tasks._secrets import redact
 
@@ -233,3 +243,18 @@ def test_redact_masks_the_answers_and_headers_of_every_credential_exchange(monke
     monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(tmp_path / "token"))
     assert redact("body: opaque-web-identity-token.") == "body: ****."
     assert redact("NextToken=abc&maxResults=10 nextForwardToken") == "NextToken=abc&maxResults=10 nextForwardToken"
+
+
+def test_debug_keeps_secret_header_values_of_the_config_files_out(secrets_set, project, clock, capfd, monkeypatch):
+    """Invoke logs each config file's contents under --debug before any task starts; a smoke check's headers
+    may carry a credential."""
+    staging = {**CONFIG["environments"]["staging"],
+               "smoke": {"url": "https://staging.example.com/health",
+                         "headers": {"Authorization": "Bearer smoke-credential-0123456789", "X-Api-Key": "k3y-0123"}}}
+    (project / "fabric.yaml").write_text(yaml.safe_dump(
+        {"deploy": {**CONFIG, "environments": {**CONFIG["environments"], "staging": staging}}}))
+    debug_logging(monkeypatch)
+    code, text, _ = run(secrets_set, clock, capfd, ["--debug", "status", "--env", "staging"], _nothing, None)
+    assert code == 0, text[-2000:]
+    assert "Per-project config file" in text and "'Authorization': '****', 'X-Api-Key': '****'" in text
+    assert "smoke-credential-0123456789" not in text and "k3y-0123" not in text
