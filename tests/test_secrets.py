@@ -218,31 +218,40 @@ def test_debug_with_a_web_identity_shows_no_issued_credential_nor_the_token(
     assert calls == (1 if argv == DEPLOY else 0)
 
 
-def test_redact_masks_the_answers_and_headers_of_every_credential_exchange(monkeypatch, tmp_path):
-    sso = ('b\'{"roleCredentials":{"accessKeyId":"ASIAEXAMPLEKEY123456","secretAccessKey":"sso/Secret+Key0123",'
-           '"sessionToken":"IQoJsso-session-token==","expiration":1795800000000}}\'')
-    assert redact(sso) == ('b\'{"roleCredentials":{"accessKeyId":"****","secretAccessKey":"****",'
-                           '"sessionToken":"****","expiration":1795800000000}}\'')
-    sso_header = "headers={'x-amz-sso_bearer_token': b'aoaAAAAAGbearer'}"
-    assert redact(sso_header) == "headers={'x-amz-sso_bearer_token': b'****'}"
-    oidc = '{"accessToken":"aoa-access","refreshToken":"aor-refresh","idToken":"x","clientSecret":"c-secret"}'
-    assert redact(oidc) == '{"accessToken":"****","refreshToken":"****","idToken":"****","clientSecret":"****"}'
-    container = '{"AccessKeyId": "ASIAEXAMPLEKEY123456", "SecretAccessKey": "c/Secret", "Token": "c-token"}'
-    assert redact(container) == '{"AccessKeyId": "****", "SecretAccessKey": "****", "Token": "****"}'
-    assert redact("X-aws-ec2-metadata-token: AQAEAimds-token==") == "X-aws-ec2-metadata-token: ****"
-    xml = "<Credentials><SecretAccessKey>k/Ey</SecretAccessKey><SessionToken>FwoG</SessionToken></Credentials>"
-    assert redact(xml) == ("<Credentials><SecretAccessKey>****</SecretAccessKey><SessionToken>****</SessionToken>"
-                           "</Credentials>")
-    form = "Action=AssumeRoleWithWebIdentity&RoleArn=arn&WebIdentityToken=opaque-oidc-token&Version=2011-06-15"
-    assert redact(form) == "Action=AssumeRoleWithWebIdentity&RoleArn=arn&WebIdentityToken=****&Version=2011-06-15"
-    url = "https://x/?X-Amz-Credential=ASIAEXAMPLEKEY123456%2F2026&X-Amz-Security-Token=IQoJb3&X-Amz-Signature=ab"
-    assert redact(url) == "https://x/?X-Amz-Credential=****&X-Amz-Security-Token=****&X-Amz-Signature=ab"
-    assert redact(f"a token {fake_jwt()} in prose") == "a token **** in prose"
+EXCHANGES = [
+    ('b\'{"roleCredentials":{"accessKeyId":"ASIAEXAMPLEKEY123456","secretAccessKey":"sso/Secret+Key0123",'
+     '"sessionToken":"IQoJsso-session-token==","expiration":1795800000000}}\'',
+     'b\'{"roleCredentials":{"accessKeyId":"****","secretAccessKey":"****","sessionToken":"****",'
+     '"expiration":1795800000000}}\''),
+    ("headers={'x-amz-sso_bearer_token': b'aoaAAAAAGbearer'}", "headers={'x-amz-sso_bearer_token': b'****'}"),
+    ('{"accessToken":"aoa-access","refreshToken":"aor-refresh","idToken":"x","clientSecret":"c-secret"}',
+     '{"accessToken":"****","refreshToken":"****","idToken":"****","clientSecret":"****"}'),
+    ('{"AccessKeyId": "ASIAEXAMPLEKEY123456", "SecretAccessKey": "c/Secret", "Token": "c-token"}',
+     '{"AccessKeyId": "****", "SecretAccessKey": "****", "Token": "****"}'),
+    ("X-aws-ec2-metadata-token: AQAEAimds-token==", "X-aws-ec2-metadata-token: ****"),
+    ("<Credentials><SecretAccessKey>k/Ey</SecretAccessKey><SessionToken>FwoG</SessionToken></Credentials>",
+     "<Credentials><SecretAccessKey>****</SecretAccessKey><SessionToken>****</SessionToken></Credentials>"),
+    ("Action=AssumeRoleWithWebIdentity&RoleArn=arn&WebIdentityToken=opaque-oidc-token&Version=2011-06-15",
+     "Action=AssumeRoleWithWebIdentity&RoleArn=arn&WebIdentityToken=****&Version=2011-06-15"),
+    ("https://x/?X-Amz-Credential=ASIAEXAMPLEKEY123456%2F2026&X-Amz-Security-Token=IQoJb3&X-Amz-Signature=ab",
+     "https://x/?X-Amz-Credential=****&X-Amz-Security-Token=****&X-Amz-Signature=ab"),
+    (f"a token {fake_jwt()} in prose", "a token **** in prose"),
+    ("NextToken=abc&maxResults=10 nextForwardToken", "NextToken=abc&maxResults=10 nextForwardToken"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EXCHANGES,
+                         ids=["sso-answer", "sso-header", "sso-oidc", "container", "imds-header", "sts-xml",
+                              "sts-form", "presigned-url", "jwt", "pagination-tokens-are-not-secret"])
+def test_redact_masks_the_answers_and_headers_of_every_credential_exchange(text, expected):
+    assert redact(text) == expected
+
+
+def test_redact_masks_the_web_identity_token_files_content(monkeypatch, tmp_path):
     # a token file whose content is not shaped like a JWT: masked because the file is the token
     (tmp_path / "token").write_text("opaque-web-identity-token\n")
     monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(tmp_path / "token"))
     assert redact("body: opaque-web-identity-token.") == "body: ****."
-    assert redact("NextToken=abc&maxResults=10 nextForwardToken") == "NextToken=abc&maxResults=10 nextForwardToken"
 
 
 def test_debug_keeps_secret_header_values_of_the_config_files_out(secrets_set, project, clock, capfd, monkeypatch):
