@@ -146,8 +146,9 @@ def test_unlock_frees_only_the_lock_of_the_holder_named(world, project, capsys, 
     assert code == 0, err
 
 
-def test_an_unreadable_lock_gets_an_id_from_its_value_and_can_be_freed(world, project, capsys):
-    world.ssm.put_parameter(Name=LOCK, Value="held by bob, back at 5", Type="String")
+@pytest.mark.parametrize("value", ["held by bob, back at 5", '{"who": "bob"}'], ids=["not-json", "no-token"])
+def test_an_unreadable_lock_gets_an_id_from_its_value_and_can_be_freed(world, project, capsys, value):
+    world.ssm.put_parameter(Name=LOCK, Value=value, Type="String")
     code, out, _ = fab(capsys, "status", "--env", "staging", "--json")
     holder_id = json.loads(out)["lock"]["id"]
     assert code == 0 and holder_id.startswith("x") and len(holder_id) == 12

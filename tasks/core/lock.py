@@ -21,7 +21,7 @@ import json
 import os
 import socket
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,13 +108,15 @@ class DeployLock:
         except BotoCoreError as err:
             raise translate(err, "ssm:GetParameter") from err
         value = str(response["Parameter"]["Value"])
+        # a value that is not ours, or is damaged, gets an id made from its content, so `fab unlock` frees
+        # exactly that value and nothing written after it
+        content_id = "x" + hashlib.sha256(value.encode()).hexdigest()[:11]
         try:
             raw = json.loads(value)
-            return Holder(**{k: str(raw.get(k) or "") for k in Holder.__dataclass_fields__})
+            holder = Holder(**{k: str(raw.get(k) or "") for k in Holder.__dataclass_fields__})
         except (ValueError, TypeError, AttributeError):
-            # not ours, or damaged: its id is its content's, so `fab unlock` frees exactly this value
-            digest = hashlib.sha256(value.encode()).hexdigest()
-            return Holder("unknown", "unknown", "unknown", "", "", "x" + digest[:11])
+            return Holder("unknown", "unknown", "unknown", "", "", content_id)
+        return holder if holder.token else replace(holder, token=content_id)
 
     def deadline(self, holder: Holder) -> tuple[datetime | None, str]:
         """When `holder`'s run is past its budget, and how that is known (said in messages)."""
