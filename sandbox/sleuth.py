@@ -1,10 +1,11 @@
 """A stand-in for Sleuth's register_deploy endpoint on 127.0.0.1: it records and prints what it receives.
 
-Assumptions (help.sleuth.io "Deploy registration", field notes): `POST /api/1/deployments/<org>/<deployment>/
-register_deploy` with `Authorization: Bearer <token>` and a JSON body holding at least `sha`; 200 answers
-`Success`, 400 a bad body, 401 a bad token. It can answer 503 a set number of times first, to exercise
-retries. The token is checked but never stored or printed: a record keeps the headers minus secrets and
-says only whether the token matched. `GET /_sandbox/requests` returns the records as JSON.
+Assumptions (help.sleuth.io "Deploy registration"): `POST /api/1/deployments/<org>/<deployment>/register_deploy`
+with `Authorization: Bearer <token>` (or `apikey <token>`, the organization API key's scheme, which Sleuth still
+accepts) and a JSON body holding at least `sha`; 200 answers `Success`, 400 a bad body, 401 a bad token. It can
+answer 503 a set number of times first, to exercise retries. The token is checked but never stored or printed:
+a record keeps the headers minus secrets and says only whether the token matched. `GET /_sandbox/requests`
+returns the records as JSON.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Registration:
     org: str | None
     deployment: str | None
     headers: dict[str, str]  # secrets removed
-    authorized: bool  # the bearer token matched the expected one
+    authorized: bool  # the token matched the expected one, in either scheme
     body: Any  # the parsed JSON, or the raw text when it was not JSON
     status: int  # what the stand-in answered
 
@@ -107,7 +108,7 @@ class SleuthStandIn:
             body = raw
         path = request.path.split("?")[0]
         match = PATH.match(path)
-        authorized = request.headers.get("Authorization", "") == f"Bearer {self._token}"
+        authorized = request.headers.get("Authorization", "") in (f"Bearer {self._token}", f"apikey {self._token}")
         with self._lock:
             if not match:
                 status, answer = 404, "Not found"

@@ -3,21 +3,41 @@
 Assumptions: this package is imported by `fab` on every run, `fab --list` included, so nothing here (or
 in the task modules) imports boto3 or requests at import time; task bodies import the core lazily.
 Defaults are declared with `ns.configure` so `FABRIC_DEPLOY_*` environment variables can override them.
+The fabfile's one line, `from tasks import ns`, is served by `__getattr__` below: each time `fab` loads the
+fabfile it first checks the config files it is about to read (`_config_files`), because a bad one would
+otherwise end in a traceback inside Invoke, before any task runs; and it keeps secrets out of the log records
+from then on (`_secrets`), because with `--debug` Invoke logs those files' contents.
 """
+
+from typing import Any
 
 from invoke import Collection
 
-from . import check, deploy, image_tag, migrate, notify, restart, retag, rollback, status
+from . import check, deploy, image_tag, migrate, notify, restart, retag, rollback, status, unlock
 from .core.defaults import DEFAULTS
 
-ns = Collection()
-ns.add_task(deploy.deploy)
-ns.add_task(retag.retag)
-ns.add_task(migrate.migrate)
-ns.add_task(restart.restart)
-ns.add_task(notify.notify)
-ns.add_task(rollback.rollback)
-ns.add_task(status.status)
-ns.add_task(check.check)
-ns.add_task(image_tag.image_tag)
-ns.configure({"deploy": DEFAULTS})
+__all__ = ["ns"]
+
+collection = Collection()
+collection.add_task(deploy.deploy)
+collection.add_task(retag.retag)
+collection.add_task(migrate.migrate)
+collection.add_task(restart.restart)
+collection.add_task(notify.notify)
+collection.add_task(rollback.rollback)
+collection.add_task(status.status)
+collection.add_task(check.check)
+collection.add_task(image_tag.image_tag)
+collection.add_task(unlock.unlock)
+collection.configure({"deploy": DEFAULTS})
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ns":
+        from ._config_files import check_config_files
+        from ._secrets import redact_logs
+
+        redact_logs()  # now: under --debug, Invoke logs the config files' contents (smoke headers) next
+        check_config_files()
+        return collection
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

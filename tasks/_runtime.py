@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .core.target import Target
 
 
-BREAK_LOCK_HELP = "take over the deploy lock when its holder has been gone longer than the timeout"
+BREAK_LOCK_HELP = "take over the deploy lock once its holder is past its deadline (fab status shows it)"
 
 def _system_clock() -> Clock:
     from .core.clock import SystemClock
@@ -40,7 +40,16 @@ make_clock: Callable[[], Clock] = _system_clock
 
 
 def say(line: str = "") -> None:
-    print(line, flush=True)
+    """Print a line; a character the terminal's encoding cannot show is written as an escape (`\\u2713`).
+
+    Why: stdout's errors policy is strict, so one such character in a migration's log line would raise
+    UnicodeEncodeError and end the run while its task still runs, unwatched (stderr already escapes).
+    """
+    try:
+        print(line, flush=True)
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+        print(line.encode(encoding, "backslashreplace").decode(encoding), flush=True)
 
 
 STOP_SIGNALS = {"SIGTERM": 143, "SIGHUP": 129}  # 128 + the signal's number, as a shell reports it
@@ -97,9 +106,10 @@ def _handle_stop_signals() -> Callable[[], None]:
 
 
 def settings(c: InvokeContext) -> Settings:
+    from ._config_files import where
     from .core.config import load_settings
 
-    return load_settings(c.config.get("deploy"))
+    return load_settings(c.config.get("deploy"), where(c.config))
 
 
 def environment(c: InvokeContext, name: str) -> Environment:
@@ -134,20 +144,26 @@ def connect(env: Environment, timeout: float | None = None) -> Target:
 
 @contextmanager
 def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", timeout: float | None = None,
-             break_lock: bool = False) -> Iterator[Target]:
+             break_lock: bool = False, waits: int = 1, put_back: bool = False) -> Iterator[Target]:
     """A target for a task that changes the environment: the deploy lock is held, unless this is a dry run.
 
-    The lock is released at the end, on failure, Ctrl-C and SIGTERM alike. When releasing it fails, that is a
-    warning saying the lock is still held and how to free it: the run's own outcome stays the last line.
+    `waits`: how many waits of up to the timeout the task may make while it holds the lock, and `put_back`
+    whether a failure may add a put-back rollout (up to `Target.put_back_timeout`); with a margin, that is its
+    deadline, past which `--break-lock` may take the lock. The lock is released at the end, on failure, Ctrl-C
+    and SIGTERM alike. When releasing it fails, that is a warning saying the lock is still held and how to free
+    it: the run's own outcome stays the last line.
     """
     target = connect(env, timeout)
     if is_dry(c):
         yield target
         return
-    from .core.lock import DeployLock
+    from .core.lock import DeployLock, budget
 
     lock = DeployLock(target.clients.ssm, env, target.clock)
-    lock.acquire(task, sha, break_stale=break_lock)
+    hold = budget(target.timeout, waits) + (target.put_back_timeout if put_back else 0)
+    lock.acquire(task, sha, hold=hold, break_stale=break_lock)
+    if lock.taken is not None:
+        say(f"warning: --break-lock took over the deploy lock of {lock.locked_by(lock.taken)}")
     try:
         yield target
     finally:
@@ -155,7 +171,7 @@ def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", ti
         try:
             warning = lock.release()
         except DeployError as err:
-            holder = f" --holder {held.token}" if held is not None else ""
+            holder = f" --holder {held.id}" if held is not None else ""
             warning = (f"the deploy lock {lock.name} is still held: releasing it failed ({err}); once AWS answers, "
                        f"free it with: fab unlock --env {env.name}{holder}")
         if warning:

@@ -1,14 +1,22 @@
 """Keep secrets out of log output, `fab --debug` included.
 
-Why: `fab --debug` turns on DEBUG logging for everything, and botocore then logs each request it sends with
-its headers: the `Authorization` header (the access key id in `Credential=`) and, with temporary credentials
-(CircleCI OIDC, SSO, assumed roles), the whole `X-Amz-Security-Token`. CI keeps that output. Our own messages
-never contain a secret; this guards what libraries log.
+Why: `fab --debug` turns on DEBUG logging for everything, and botocore then logs each request it sends and
+each response it parses: the `Authorization` header (the access key id in `Credential=`), with temporary
+credentials the whole `X-Amz-Security-Token` (in the headers and in the signature's canonical request), and,
+while it resolves credentials, the exchange that issues them: the web identity token (a JWT, read from
+`AWS_WEB_IDENTITY_TOKEN_FILE`) in the STS request body, and the `SecretAccessKey` and `SessionToken` in STS's
+XML answer; with SSO, the bearer token header and the JSON answer of `GetRoleCredentials`; in a container or
+on EC2, the metadata token header and the credentials JSON. CI keeps that output. Our own messages never
+contain a secret; this guards what libraries log.
 
 How: a log record factory, so it applies to every logger and every handler, whenever they were set up.
-Each record that is going to be emitted has its message (and traceback text) rewritten: the values of the
-secret environment variables below, and the values of secret-bearing headers, become `****`. Records below
-the enabled level are never created, so a normal run pays nothing.
+Each record that is going to be emitted has its message (and traceback text) rewritten; `****` replaces:
+- the values of the secret environment variables below, and the token files' contents;
+- the values of secret-bearing headers (`Authorization`, `X-Amz-Security-Token`, SSO and metadata tokens,
+  cookies), `Bearer` tokens, `Credential=` key ids, and anything shaped like an AWS key id or a JWT;
+- the values of the credential fields of every credential exchange botocore makes (STS, SSO, SSO OIDC,
+  sign-in, container and instance metadata), as XML elements, JSON or Python-dict entries, or form fields.
+Records below the enabled level are never created, so a normal run pays nothing.
 """
 
 from __future__ import annotations
@@ -19,27 +27,94 @@ import re
 from typing import Any
 
 MASK = "****"
-SECRET_VARIABLES = ("SLEUTH_API_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+SECRET_VARIABLES = (
+    "SLEUTH_API_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",  # botocore's older name for the session token
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "CIRCLE_OIDC_TOKEN",  # what CI writes to the web identity token file
+    "CIRCLE_OIDC_TOKEN_V2",
+)
+SECRET_VARIABLE_PREFIXES = ("AWS_BEARER_TOKEN_",)  # botocore's bearer tokens for services that take one
+SECRET_FILE_VARIABLES = ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+_FILE_LIMIT = 64 * 1024  # a token file is a few KiB; anything larger is not one
+
+_HEADER_NAMES = (
+    r"authorization|proxy-authorization|x-amz-security-token|x-amz-sso_bearer_token|x-aws-ec2-metadata-token"
+    r"|set-cookie|cookie|x-api-key"
+)
+# A header as `Name: value`, `'Name': b'value'` or `Name=value` (a presigned URL): a quoted value whole; an
+# unquoted one with its scheme word (`Bearer`, `apikey`, `AWS4-HMAC-SHA256`) and the credential after it.
 _HEADER = re.compile(
-    r"""(?P<name>['"]?(?:authorization|x-amz-security-token|proxy-authorization|cookie)['"]?\s*[:=]\s*(?:b(?=['"]))?)"""
-    r"""(?:(?P<q>['"])(?:(?!(?P=q)).)*(?P=q)|[^\s,}]+)""",
+    rf"""(?P<name>['"]?(?:{_HEADER_NAMES})['"]?[ \t]*[:=][ \t]*(?:b(?=['"]))?)"""
+    r"""(?:(?P<q>['"])(?:(?!(?P=q)).)*(?P=q)|(?:(?:Bearer|apikey|Basic|Digest|Token|AWS4-[\w-]+)[ \t]+)?"""
+    r"""[^\s,}&'"]+)""",
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"\b(Bearer\s+)[^\s'\",}]+", re.IGNORECASE)
-_CREDENTIAL = re.compile(r"\b(Credential=)[^/\s'\",]+")
+_CREDENTIAL = re.compile(r"\b((?:X-Amz-)?Credential=)[^/\s'\",&]+", re.IGNORECASE)
 _ACCESS_KEY = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+_JWT = re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*")
+
+# The sensitive fields of the credential exchanges, as botocore's service models mark them (STS, SSO, SSO
+# OIDC, sign-in) plus the container and instance metadata answers (`Token`), and Sleuth's `api_key`.
+_FIELD_NAMES = (
+    r"SecretAccessKey|SessionToken|Token|WebIdentityToken|SAMLAssertion|TradeInToken|AccessToken|RefreshToken"
+    r"|IdToken|ClientSecret|CodeVerifier|SubjectToken|Assertion|api_key|password"
+)
+_XML_FIELD = re.compile(rf"(<(?P<tag>{_FIELD_NAMES})>)[^<]*(</(?P=tag)>)", re.IGNORECASE)
+_QUOTED_FIELD = re.compile(
+    rf"""(?P<key>(?P<kq>['"])(?:{_FIELD_NAMES})(?P=kq)\s*:\s*b?)(?P<q>['"])(?:\\.|(?!(?P=q)).)*(?P=q)""",
+    re.IGNORECASE,
+)
+_FORM_FIELD = re.compile(rf"(?<![\w-])((?:{_FIELD_NAMES})=)[^&\s'\",}}]+", re.IGNORECASE)
+
 _installed = False
+_file_cache: dict[str, tuple[tuple[int, int], str]] = {}
+
+
+def known_secrets() -> list[str]:
+    """The secret values this process can know of: its secret variables and the token files' contents."""
+    values = [os.environ.get(name, "") for name in SECRET_VARIABLES]
+    values += [value for name, value in os.environ.items() if name.startswith(SECRET_VARIABLE_PREFIXES)]
+    values += [_file_content(os.environ.get(name, "")) for name in SECRET_FILE_VARIABLES]
+    # longest first, so a secret that contains another is masked whole
+    return sorted({v.strip() for v in values if len(v.strip()) >= 8}, key=len, reverse=True)
+
+
+def _file_content(path: str) -> str:
+    """A token file's content, read again only when the file changed (botocore re-reads it to refresh)."""
+    if not path:
+        return ""
+    try:
+        stat = os.stat(path)
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = _file_cache.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        if stat.st_size > _FILE_LIMIT:
+            return ""
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            content = handle.read()
+    except OSError:
+        return ""
+    _file_cache[path] = (stamp, content)
+    return content
 
 
 def redact(text: str) -> str:
-    """`text` with secret values and secret-bearing header values replaced by `****`."""
-    for name in SECRET_VARIABLES:
-        value = os.environ.get(name, "").strip()
-        if len(value) >= 8:
-            text = text.replace(value, MASK)
+    """`text` with secret values and secret-bearing header and field values replaced by `****`."""
+    for value in known_secrets():
+        text = text.replace(value, MASK)
+    text = _XML_FIELD.sub(rf"\g<1>{MASK}\g<3>", text)
+    text = _QUOTED_FIELD.sub(lambda m: f"{m.group('key')}{m.group('q')}{MASK}{m.group('q')}", text)
+    text = _FORM_FIELD.sub(rf"\g<1>{MASK}", text)
     text = _BEARER.sub(rf"\g<1>{MASK}", text)
     text = _HEADER.sub(lambda m: f"{m.group('name')}{m.group('q') or ''}{MASK}{m.group('q') or ''}", text)
     text = _CREDENTIAL.sub(rf"\g<1>{MASK}", text)
+    text = _JWT.sub(MASK, text)
     return _ACCESS_KEY.sub(MASK, text)
 
 

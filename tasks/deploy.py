@@ -27,12 +27,14 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
         from .core.checks import run_checks
         from .core.sleuth import Notify
 
-        with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock) as target:
+        # it may wait for the migration and the rollout, and after a failure for the rollout back
+        with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock, waits=2,
+                      put_back=True) as target:
             preflight = run_checks(target)
             notify = Notify.prepare(environ, config.sleuth, sha=sha, tag=tag, ecr=target.registry.client)
             plan = planner.deploy(target, sha=sha, tag=tag, preflight=preflight, notify=notify)
-            intro = [f"Deploying {sha} ({environ.repository}:{tag}) to {environ.name}", "==> preflight",
-                     *preflight.lines()]
+            intro = [f"Deploying {sha} ({environ.repository}:{tag}) to {environ.name}", *plan.notices,
+                     "==> preflight", *preflight.lines()]
             took = run_plan(c, target, plan, intro)
             if took is None:
                 return

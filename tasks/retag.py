@@ -21,7 +21,7 @@ def retag(c, tag, env, break_lock=False):
         from .core import planner
         from .core.plan import Plan
 
-        with changing(c, environ, task="retag", break_lock=break_lock) as target:
+        with changing(c, environ, task="retag", break_lock=break_lock, waits=0) as target:  # it waits for nothing
             step = planner.retag(target, tag)
             plan = Plan(title=f"retag {environ.repository}:{environ.release_tag} for {environ.name}", steps=[step])
             if run_plan(c, target, plan) is None:

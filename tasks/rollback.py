@@ -23,7 +23,8 @@ def rollback(c, env, timeout=None, break_lock=False):
         from .core.sleuth import Notify
         from .core.steps.retag import Retag
 
-        with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock) as target:
+        # the rollout, and after a failure the rollout back
+        with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock, put_back=True) as target:
             plan = planner.rollback(target, preflight=run_checks(target))
             move = plan.step(Retag)
             commit = planner.commit_of(target, move.source)

@@ -336,6 +336,15 @@ def fab(capsys: Any, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def issued_credentials() -> list[str]:
+    """Every access key id, secret key and session token moto's STS has issued (an assumed role, a web identity)."""
+    from moto.sts.models import sts_backends
+
+    return [secret for account in sts_backends.values() for backend in account.values()
+            for role in backend.assumed_roles
+            for secret in (role.access_key_id, role.secret_access_key, role.session_token)]
+
+
 @pytest.fixture
 def world(clock: Clock) -> Iterator[World]:
     """The world, with the test's fake clock driving its ECS (every sleep of the code under test advances it)."""

@@ -7,7 +7,14 @@ import copy
 import pytest
 from conftest import CONFIG
 
-from tasks.core.config import check_release_source, check_sha, check_tag, load_settings, parse_command
+from tasks.core.config import (
+    SmokeSettings,
+    check_release_source,
+    check_sha,
+    check_tag,
+    load_settings,
+    parse_command,
+)
 from tasks.core.errors import DeployError
 
 
@@ -71,7 +78,7 @@ def test_unknown_environment_lists_the_known_ones():
         ({"repository": None}, "missing repository for environment 'staging': set deploy.repository"),
         ({"repository": "123.dkr.ecr.us-east-1.amazonaws.com/acme"}, "malformed repository"),
         ({"environments__staging__release_tag": "-bad"}, "malformed deploy.environments.staging.release_tag '-bad'"),
-        ({"timeout": "soon"}, "malformed deploy.environments.staging.timeout or deploy.timeout 'soon'"),
+        ({"timeout": "soon"}, "malformed deploy.timeout 'soon': give a number of seconds"),
         ({"poll_interval": 0}, "give a positive number of seconds"),
         ({"environments__staging__account": "1234"}, "give the 12-digit AWS account id"),
         ({"environments__staging__services": ["web", "web"]}, "lists a service twice"),
@@ -119,3 +126,107 @@ def test_command_as_string_or_list():
     assert parse_command(["sh", "-c", "echo hi"]) == ("sh", "-c", "echo hi")
     with pytest.raises(DeployError, match="malformed --command"):
         parse_command("echo 'unbalanced")
+
+
+# --- wrong types, unknown keys, non-finite numbers, an empty migration: each one line naming the key ------
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"poll_interval": float("nan")}, "malformed deploy.poll_interval nan: give a positive number of seconds"),
+        ({"timeout": float("inf")}, "malformed deploy.timeout inf: give a positive number of seconds"),
+        ({"timeout": "nan"}, "malformed deploy.timeout 'nan': give a positive number of seconds"),
+        ({"environments__staging__timeout": -5}, "malformed deploy.environments.staging.timeout -5: give a positive"),
+        ({"timeout": True}, "malformed deploy.timeout True: give a number of seconds"),
+        ({"environments": ["x"]}, 'deploy.environments must be a mapping of settings, not a list (["x"])'),
+        ({"environments__staging__services": 5}, "malformed deploy.environments.staging.services 5: give a list of "
+                                                 "service names, e.g. [web, worker]"),
+        ({"environments__staging__cluster": ["a"]}, "deploy.environments.staging.cluster must be a single value, "
+                                                    'not a list (["a"])'),
+        ({"region": False}, "malformed deploy.region False: give text (in YAML, quote it)"),
+        ({"poll_intervall": 5}, "unknown key deploy.poll_intervall: did you mean poll_interval?"),
+        ({"environments__staging__clustr": "x"}, "unknown key deploy.environments.staging.clustr: did you mean "
+                                                 "cluster?"),
+        ({"sleuth__orgg": "acme"}, "unknown key deploy.sleuth.orgg: did you mean org?"),
+        ({"canary": {"steps": 3}}, "unknown key deploy.canary: this version knows repository, region, timeout, "
+                                   "poll_interval, environments, sleuth"),
+        ({"environments__staging__migrate__command": ""}, "empty deploy.environments.staging.migrate.command: give "
+                                                          "the migration command, e.g. [python, manage.py, migrate], "
+                                                          "or remove deploy.environments.staging.migrate to deploy "
+                                                          "without a migration"),
+        ({"environments__staging__migrate__command": []}, "empty deploy.environments.staging.migrate.command"),
+        ({"environments__staging__migrate__command": None}, "missing deploy.environments.staging.migrate.command"),
+        ({"environments__staging__account": 12345}, 'give the 12-digit AWS account id (quote it: account: '
+                                                    '"012345678901")'),
+        ({"environments__staging__on_failure": "restor"}, "malformed deploy.environments.staging.on_failure "
+                                                          "'restor': give restore or leave"),
+        ({"sleuth__url": "app.sleuth.io"}, "malformed deploy.sleuth.url 'app.sleuth.io': give an http:// or https://"),
+    ],
+)
+def test_wrong_values_are_one_line_naming_the_key(changes, expected):
+    assert expected in refused(config(**changes))
+
+
+def test_the_deploy_section_itself_must_be_a_mapping():
+    assert refused(5) == "deploy must be a mapping of settings, not 5"
+
+
+def test_errors_name_the_file_or_variable_that_set_the_key():
+    origins = {("deploy", "poll_interval"): "staging.yaml", ("deploy", "environments", "staging"): "fabric.yaml"}
+
+    def where(path):
+        return origins.get(path) or origins.get(path[:3])
+
+    with pytest.raises(DeployError) as caught:
+        load_settings(config(poll_interval=0), where)
+    assert str(caught.value) == "staging.yaml: malformed deploy.poll_interval 0: give a positive number of seconds"
+    with pytest.raises(DeployError) as caught:
+        load_settings(config(environments__staging__cluster=None), where)
+    assert str(caught.value).startswith("fabric.yaml: missing cluster for environment 'staging'")
+
+
+def test_on_failure_restores_unless_the_environment_says_leave():
+    settings = load_settings(config(environments__production__on_failure="leave"))
+    assert settings.environment("staging").on_failure == "restore"
+    assert settings.environment("production").on_failure == "leave"
+
+
+def test_smoke_settings_with_their_defaults_and_in_full():
+    settings = load_settings(config(
+        environments__staging__smoke={"url": "https://staging.example.com/health"},
+        environments__production__smoke={"url": "http://10.0.0.1:8080/up", "expect": 204, "timeout": 30,
+                                         "headers": {"Host": "www.example.com", "X-Check": 1}},
+    ))
+    assert settings.environment("staging").smoke == SmokeSettings(url="https://staging.example.com/health",
+                                                                  expect=200, timeout=120.0, headers={})
+    production = settings.environment("production").smoke
+    assert (production.url, production.expect, production.timeout) == ("http://10.0.0.1:8080/up", 204, 30.0)
+    assert dict(production.headers) == {"Host": "www.example.com", "X-Check": "1"}
+    assert load_settings(CONFIG).environment("staging").smoke is None
+
+
+@pytest.mark.parametrize(
+    ("smoke", "expected"),
+    [
+        ({"expect": 200}, "missing deploy.environments.staging.smoke.url: give the URL to check after a deploy"),
+        ({"url": "ftp://example.com"}, "malformed deploy.environments.staging.smoke.url 'ftp://example.com': give "
+                                       "an http:// or https:// URL"),
+        ({"url": "https://"}, "give an http:// or https:// URL"),
+        ({"url": "https://x", "expect": 99}, "malformed deploy.environments.staging.smoke.expect 99: give an HTTP "
+                                             "status"),
+        ({"url": "https://x", "expect": True}, "malformed deploy.environments.staging.smoke.expect True"),
+        ({"url": "https://x", "timeout": float("nan")}, "malformed deploy.environments.staging.smoke.timeout nan"),
+        ({"url": "https://x", "headers": {"Bad Name": "v"}}, "malformed header name 'Bad Name'"),
+        ({"url": "https://x", "headers": ["a"]}, "deploy.environments.staging.smoke.headers must be a mapping"),
+        ({"url": "https://x", "retries": 3}, "unknown key deploy.environments.staging.smoke.retries: this version "
+                                             "knows url, expect, timeout, headers"),
+    ],
+)
+def test_bad_smoke_settings_are_refused(smoke, expected):
+    assert expected in refused(config(environments__staging__smoke=smoke))
+
+
+def test_a_header_value_is_never_shown_in_an_error():
+    secret = "Bearer smoke-secret-0123456789\r\nX-Injected: 1"
+    message = refused(config(environments__staging__smoke={"url": "https://x", "headers": {"Authorization": secret}}))
+    assert message == ("deploy.environments.staging.smoke.headers.Authorization holds a line break or a control "
+                       "character: give it on one line")

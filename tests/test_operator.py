@@ -25,8 +25,11 @@ def lock_value(world):
         return None
 
 
-def hold_lock(world, since="2026-11-26T05:55:00+00:00", who="alice"):
+def hold_lock(world, since="2026-11-26T05:55:00+00:00", who="alice", deadline=None):
+    """A lock as a run of this version writes it (with `deadline`) or as an older version did (without)."""
     value = {"who": who, "where": "alice-laptop", "task": "deploy", "sha": "c0ffee1", "since": since, "token": "t"}
+    if deadline:
+        value["deadline"] = deadline
     world.ssm.put_parameter(Name=LOCK, Value=json.dumps(value), Type="String")
 
 
@@ -38,23 +41,72 @@ def deployed(world, project, capsys, clock):
 
 # --- the deploy lock ----------------------------------------------------------------------------------
 def test_a_locked_environment_refuses_a_second_run_with_the_holder(world, project, capsys):
-    hold_lock(world)
+    hold_lock(world, deadline="2026-11-26T06:40:00+00:00")
     before = world.deployment_ids()
     code, _, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert code == 1
     assert err == ("error: environment 'staging' is locked by alice (alice-laptop) running deploy of c0ffee1 since "
-                   "2026-11-26T05:55:00+00:00, 5 min ago; wait for it to finish (fab status --env staging)\n")
+                   "2026-11-26T05:55:00+00:00, 5 min ago, until 2026-11-26T06:40:00+00:00 (holder id t); wait for it "
+                   "to finish (fab status --env staging); if that run was killed, free it: fab unlock --env staging "
+                   "--holder t\n")
     assert world.digest_of("latest") == world.old_digest and world.deployment_ids() == before
     assert lock_value(world)["who"] == "alice"
 
 
-def test_break_lock_takes_over_only_a_lock_older_than_the_timeout(world, project, capsys, clock):
-    hold_lock(world, since="2026-11-26T05:00:00+00:00")  # an hour ago; the timeout is 600 s
+def test_break_lock_takes_over_only_a_lock_past_its_holders_deadline(world, project, capsys, clock):
+    hold_lock(world, since="2026-11-26T05:00:00+00:00", deadline="2026-11-26T05:40:00+00:00")  # now: 06:00
     code, _, err = fab(capsys, "restart", "--env", "staging", "--service", "worker")
-    assert code == 1 and "it is older than the timeout (600s): if that run is dead, run again with --break-lock" in err
+    assert code == 1 and err.endswith("; it is past its deadline (2026-11-26T05:40:00+00:00, 20 min ago): if that run "
+                                      "is dead, run again with --break-lock, or free it: fab unlock --env staging "
+                                      "--holder t\n")
     code, out, err = fab(capsys, "restart", "--env", "staging", "--service", "worker", "--break-lock")
     assert code == 0, err
+    assert out.splitlines()[0] == ("warning: --break-lock took over the deploy lock of alice (alice-laptop) running "
+                                   "deploy of c0ffee1 since 2026-11-26T05:00:00+00:00, 60 min ago, until "
+                                   "2026-11-26T05:40:00+00:00 (holder id t)")
     assert lock_value(world) is None  # taken, then released
+
+
+def test_break_lock_with_a_short_timeout_never_takes_a_live_runs_lock(world, project, capsys, clock):
+    """The live run's own budget decides, not the breaker's timeout: a deploy with --timeout 60 may hold the lock
+    for its migration and rollout (2 x 60 s), a put-back (the environment's 600 s) and 300 s; a restart
+    --break-lock --timeout 1 five seconds in is refused and changes nothing."""
+    seen: dict = {}
+
+    def breaker(seconds: float) -> None:
+        if seen or clock.inner.elapsed < 5:
+            return
+        seen["lock"] = lock_value(world)
+        seen["before"] = world.deployment_ids()
+        seen["run"] = fab(capsys, "restart", "--env", "staging", "--break-lock", "--timeout", "1")
+        seen["after"] = world.deployment_ids()
+
+    clock.on_sleep.append(breaker)
+    code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging", "--timeout", "60")
+    assert code == 0, err
+    assert (seen["lock"]["since"], seen["lock"]["deadline"]) == ("2026-11-26T06:00:00+00:00",
+                                                                 "2026-11-26T06:17:00+00:00")
+    breaker_code, _, breaker_err = seen["run"]
+    assert breaker_code == 1
+    assert (f"is locked by {seen['lock']['who']} (" in breaker_err and " running deploy of " in breaker_err
+            and "; --break-lock takes a lock only after its deadline, 2026-11-26T06:17:00+00:00 (in 17 min): that "
+                "run may still be alive; wait for it to finish" in breaker_err)
+    assert seen["after"] == seen["before"]  # the breaker restarted nothing
+    assert world.digest_of("latest") == world.new_digest and lock_value(world) is None
+
+
+def test_a_lock_from_an_older_version_lasts_three_timeouts_and_the_margin(world, project, capsys, clock):
+    hold_lock(world, since="2026-11-26T05:30:00+00:00")  # no deadline; 30 min ago; timeout 600 s: 35 min assumed
+    code, _, err = fab(capsys, "restart", "--env", "staging", "--break-lock", "--timeout", "1")
+    assert code == 1
+    assert ("; --break-lock takes a lock only after a deadline assumed for a lock from an older version, which "
+            "records none: its start plus 3 x the environment's timeout (600s) plus 300s, 2026-11-26T06:05:00+00:00 "
+            "(in 5 min)") in err
+    clock.inner.elapsed = 6 * 60
+    code, out, err = fab(capsys, "restart", "--env", "staging", "--break-lock")
+    assert code == 0, err
+    assert out.startswith("warning: --break-lock took over the deploy lock of alice (alice-laptop) running deploy of "
+                          "c0ffee1 since 2026-11-26T05:30:00+00:00, 36 min ago (holder id t)\n")
 
 
 def test_break_lock_does_not_touch_a_fresh_lock(world, project, capsys):
@@ -62,6 +114,57 @@ def test_break_lock_does_not_touch_a_fresh_lock(world, project, capsys):
     code, _, err = fab(capsys, "retag", "--tag", NEW_TAG, "--env", "staging", "--break-lock")
     assert code == 1 and "is locked by alice" in err
     assert world.digest_of("latest") == world.old_digest
+
+
+# --- fab unlock ----------------------------------------------------------------------------------------
+def test_unlock_frees_only_the_lock_of_the_holder_named(world, project, capsys, clock):
+    hold_lock(world, deadline="2026-11-26T06:40:00+00:00")
+    code, _, err = fab(capsys, "unlock", "--env", "staging")
+    assert code == 1
+    assert err == ("error: environment 'staging' is locked by alice (alice-laptop) running deploy of c0ffee1 since "
+                   "2026-11-26T05:55:00+00:00, 5 min ago, until 2026-11-26T06:40:00+00:00 (holder id t); if that run "
+                   "is dead, free it: fab unlock --env staging --holder t\n")
+    code, _, err = fab(capsys, "unlock", "--env", "staging", "--holder", "0ld3r")
+    assert code == 1 and err.startswith("error: the deploy lock of 'staging' is held by alice (alice-laptop) running "
+                                        "deploy of c0ffee1 since ")
+    assert err.endswith("(holder id t), not by holder '0ld3r': nothing freed. If that run is dead too: fab unlock "
+                        "--env staging --holder t\n")
+    code, out, _ = fab(capsys, "--dry", "unlock", "--env", "staging", "--holder", "t")
+    assert code == 0 and out.startswith("DRY RUN - would free the deploy lock of 'staging' held by alice")
+    assert lock_value(world)["who"] == "alice"
+    code, out, err = fab(capsys, "unlock", "--env", "staging", "--holder", "t")
+    assert (code, err) == (0, "")
+    assert out == ("freed the deploy lock of 'staging', held by alice (alice-laptop) running deploy of c0ffee1 since "
+                   "2026-11-26T05:55:00+00:00, 5 min ago, until 2026-11-26T06:40:00+00:00 (holder id t)\n")
+    assert lock_value(world) is None
+    code, out, _ = fab(capsys, "unlock", "--env", "staging", "--holder", "t")
+    assert (code, out) == (0, "environment 'staging' is not locked: nothing to free\n")
+    code, _, err = fab(capsys, "restart", "--env", "staging")  # the next run is not refused
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("value", ["held by bob, back at 5", '{"who": "bob"}'], ids=["not-json", "no-token"])
+def test_an_unreadable_lock_gets_an_id_from_its_value_and_can_be_freed(world, project, capsys, value):
+    world.ssm.put_parameter(Name=LOCK, Value=value, Type="String")
+    code, out, _ = fab(capsys, "status", "--env", "staging", "--json")
+    holder_id = json.loads(out)["lock"]["id"]
+    assert code == 0 and holder_id.startswith("x") and len(holder_id) == 12
+    code, _, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging", "--break-lock")
+    assert code == 1 and err.endswith(f"it records no deadline, so --break-lock cannot judge it; if that run is dead: "
+                                      f"fab unlock --env staging --holder {holder_id}\n")
+    code, _, err = fab(capsys, "unlock", "--env", "staging", "--holder", holder_id)
+    assert code == 0, err
+    assert lock_value(world) is None
+
+
+def test_a_lock_records_its_holders_deadline_from_its_own_budget(world, project, capsys, clock):
+    seen: list[dict] = []
+    clock.on_sleep.append(lambda seconds: seen.append(lock_value(world)))
+    code, _, err = fab(capsys, "restart", "--env", "staging", "--timeout", "100")
+    assert code == 0, err
+    # one wait of up to 100 s, plus the 300 s margin
+    assert (seen[0]["task"], seen[0]["since"], seen[0]["deadline"]) == ("restart", "2026-11-26T06:00:00+00:00",
+                                                                       "2026-11-26T06:06:40+00:00")
 
 
 def test_lock_is_held_during_the_run_and_released_after_a_failure(world, project, capsys, clock):
@@ -163,7 +266,9 @@ def test_status_shows_tags_what_each_service_runs_deployments_events_and_lock(wo
     assert web[:2] == ["web", f"2x {new} (latest)"] and web[3:7] == ["PRIMARY", "COMPLETED", "2/2", "acme-web:1"]
     assert row(out, "worker")[:2] == ["worker", f"1x {new} (latest)"]
     assert "DRIFT" not in out
-    assert "lock: held by alice (alice-laptop) running deploy of c0ffee1 since 2026-11-26T05:55:00+00:00" in out
+    assert ("lock: held by alice (alice-laptop) running deploy of c0ffee1 since 2026-11-26T05:55:00+00:00, no deadline "
+            "recorded (an older version's lock)\n        holder id t; if that run is dead: fab unlock --env staging "
+            "--holder t\n") in out
 
     code, out, _ = fab(capsys, "status", "--env", "staging", "--json")
     data = json.loads(out)
@@ -172,7 +277,13 @@ def test_status_shows_tags_what_each_service_runs_deployments_events_and_lock(wo
     assert [s["name"] for s in data["services"]] == ["web", "worker"]
     assert data["services"][0]["runs"] == [{"digest": world.new_digest, "tasks": 2, "tag": "latest"}]
     assert data["services"][0]["drift"] is None
-    assert data["lock"]["who"] == "alice"
+    assert (data["lock"]["who"], data["lock"]["id"], data["lock"]["deadline"]) == ("alice", "t", None)
+    world.ssm.delete_parameter(Name=LOCK)
+    hold_lock(world, deadline="2026-11-26T06:40:00+00:00")
+    code, out, _ = fab(capsys, "status", "--env", "staging")
+    assert "since 2026-11-26T05:55:00+00:00, until 2026-11-26T06:40:00+00:00\n" in out
+    code, out, _ = fab(capsys, "status", "--env", "staging", "--json")
+    assert json.loads(out)["lock"]["deadline"] == "2026-11-26T06:40:00+00:00"
 
 
 def test_status_flags_services_whose_tasks_run_another_image_than_the_release_tag(world, project, capsys, clock):

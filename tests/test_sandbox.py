@@ -355,10 +355,10 @@ def test_faults_hit_the_tool_under_test_only_and_in_the_order_set(start: Callabl
 # --- the Sleuth stand-in --------------------------------------------------------------------------------
 
 
-def post(url: str, body: Any, token: str | None) -> tuple[int, str]:
+def post(url: str, body: Any, token: str | None, scheme: str = "Bearer") -> tuple[int, str]:
     headers = {"Content-Type": "application/json"}
     if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
+        headers["Authorization"] = f"{scheme} {token}"
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
@@ -378,6 +378,7 @@ def test_sleuth_stand_in_answers_503_first_then_records_without_the_token() -> N
         assert post(url, body, "wrong") == (401, "Invalid API key")
         assert post(url, {"environment": "demo"}, token)[0] == 400
         assert post(f"{sandbox.sleuth_url}/api/1/elsewhere", body, token)[0] == 404
+        assert post(url, body, token, scheme="apikey")[0] == 200  # the organization API key's scheme
         records = sandbox.registrations
         assert [(r.status, r.authorized) for r in records] == [
             (503, True),
@@ -386,13 +387,14 @@ def test_sleuth_stand_in_answers_503_first_then_records_without_the_token() -> N
             (401, False),
             (400, True),
             (404, True),
+            (200, True),
         ]
         assert (records[2].org, records[2].deployment, records[2].body) == ("acme", "sandbox-app", body)
         assert all("authorization" not in {k.lower() for k in r.headers} for r in records)
         with urllib.request.urlopen(f"{sandbox.sleuth_url}/_sandbox/requests", timeout=5) as response:
             listed = json.loads(response.read())
-        assert [r["status"] for r in listed] == [503, 503, 200, 401, 400, 404]
-        assert len(printed) == 6 and "-> 200 Success" in printed[2]
+        assert [r["status"] for r in listed] == [503, 503, 200, 401, 400, 404, 200]
+        assert len(printed) == 7 and "-> 200 Success" in printed[2]
         assert not any(secret in line for line in printed for secret in SECRETS)
         assert token not in json.dumps(listed)
     finally:

@@ -4,17 +4,31 @@ Every path (success, each failure, `--dry`, Fabric's `--debug`, which logs every
 runs in-process with known fake secrets in the environment: the Sleuth token and AWS keys, including a session
 token as CI's OIDC credentials have one. stdout and stderr (file-descriptor level) must contain none of them.
 moto's `mock_aws` swaps in its own fake keys when it starts, so ours are set again after it, and are the ones
-botocore really signs with.
+botocore really signs with. With a web identity (CI's OIDC path), botocore itself calls STS
+`AssumeRoleWithWebIdentity` (moto serves it) with the token from the file, and the credentials STS issues
+(read back from moto) must not appear either.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Callable
 
 import pytest
 import responses
-from conftest import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, fab
+import yaml
+from conftest import (
+    CONFIG,
+    FAKE_ACCESS_KEY,
+    FAKE_SECRET_KEY,
+    FAKE_SLEUTH_TOKEN,
+    NEW_SHA,
+    NEW_TAG,
+    fab,
+    issued_credentials,
+)
 
 from tasks._secrets import redact
 
@@ -152,7 +166,96 @@ def test_redact_masks_header_values_and_known_secrets(monkeypatch):
         "Sending http request: <AWSPreparedRequest headers={'X-Amz-Date': b'20261126T060000Z', 'Authorization': "
         "b'****', 'X-Amz-Security-Token': b'****'}>"
     )
-    assert redact(f"Authorization: Bearer {FAKE_SLEUTH_TOKEN}") == "Authorization: **** ****"
+    assert redact(f"Authorization: Bearer {FAKE_SLEUTH_TOKEN}") == "Authorization: ****"
+    assert redact("Authorization: apikey org-api-key-0123456789") == "Authorization: ****"
     assert redact(f"token is {FAKE_SLEUTH_TOKEN}.") == "token is ****."
     assert redact("Credential=AKIAABCDEFGHIJKLMNOP/2026") == "Credential=****/2026"
     assert redact("nothing secret here") == "nothing secret here"
+
+
+# --- temporary credentials from a web identity, SSO, containers and instances ----------------------------
+def fake_jwt(subject: str = "org/acme/project/app") -> str:
+    """A token shaped like CircleCI's OIDC token (moto's STS does not check the signature)."""
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part({'sub': subject, 'aud': 'sts'})}.c2lnbmF0dXJlLWJ5dGVz"
+
+
+@pytest.fixture
+def web_identity(world, project, monkeypatch):
+    """CI's OIDC set-up: a token file and a role to assume, no static keys (they would win), the Sleuth token."""
+    token = fake_jwt()
+    (project / "oidc-token").write_text(token)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/circleci-deploy")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(project / "oidc-token"))
+    monkeypatch.setenv("SLEUTH_API_TOKEN", FAKE_SLEUTH_TOKEN)
+    return token
+
+
+@pytest.mark.parametrize("argv", [["status", "--env", "staging"], DEPLOY], ids=["status", "deploy"])
+def test_debug_with_a_web_identity_shows_no_issued_credential_nor_the_token(
+    web_identity, world, clock, capfd, monkeypatch, argv
+):
+    debug_logging(monkeypatch)
+    code, text, calls = run(world, clock, capfd, ["--debug", *argv], _succeed, (200, "Success"))
+    issued = issued_credentials()
+    assert code == 0, text[-2000:]
+    assert len(issued) >= 3 and "AssumeRoleWithWebIdentity" in text  # the run did use the web identity
+    assert "<SessionToken>****</SessionToken>" in text and "'WebIdentityToken': '****'" in text
+    leaked = [s[:6] + "..." for s in (*issued, web_identity, FAKE_SLEUTH_TOKEN) if s in text]
+    assert not leaked, f"secret(s) in the output: {leaked}"
+    assert calls == (1 if argv == DEPLOY else 0)
+
+
+EXCHANGES = [
+    ('b\'{"roleCredentials":{"accessKeyId":"ASIAEXAMPLEKEY123456","secretAccessKey":"sso/Secret+Key0123",'
+     '"sessionToken":"IQoJsso-session-token==","expiration":1795800000000}}\'',
+     'b\'{"roleCredentials":{"accessKeyId":"****","secretAccessKey":"****","sessionToken":"****",'
+     '"expiration":1795800000000}}\''),
+    ("headers={'x-amz-sso_bearer_token': b'aoaAAAAAGbearer'}", "headers={'x-amz-sso_bearer_token': b'****'}"),
+    ('{"accessToken":"aoa-access","refreshToken":"aor-refresh","idToken":"x","clientSecret":"c-secret"}',
+     '{"accessToken":"****","refreshToken":"****","idToken":"****","clientSecret":"****"}'),
+    ('{"AccessKeyId": "ASIAEXAMPLEKEY123456", "SecretAccessKey": "c/Secret", "Token": "c-token"}',
+     '{"AccessKeyId": "****", "SecretAccessKey": "****", "Token": "****"}'),
+    ("X-aws-ec2-metadata-token: AQAEAimds-token==", "X-aws-ec2-metadata-token: ****"),
+    ("<Credentials><SecretAccessKey>k/Ey</SecretAccessKey><SessionToken>FwoG</SessionToken></Credentials>",
+     "<Credentials><SecretAccessKey>****</SecretAccessKey><SessionToken>****</SessionToken></Credentials>"),
+    ("Action=AssumeRoleWithWebIdentity&RoleArn=arn&WebIdentityToken=opaque-oidc-token&Version=2011-06-15",
+     "Action=AssumeRoleWithWebIdentity&RoleArn=arn&WebIdentityToken=****&Version=2011-06-15"),
+    ("https://x/?X-Amz-Credential=ASIAEXAMPLEKEY123456%2F2026&X-Amz-Security-Token=IQoJb3&X-Amz-Signature=ab",
+     "https://x/?X-Amz-Credential=****&X-Amz-Security-Token=****&X-Amz-Signature=ab"),
+    (f"a token {fake_jwt()} in prose", "a token **** in prose"),
+    ("NextToken=abc&maxResults=10 nextForwardToken", "NextToken=abc&maxResults=10 nextForwardToken"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EXCHANGES,
+                         ids=["sso-answer", "sso-header", "sso-oidc", "container", "imds-header", "sts-xml",
+                              "sts-form", "presigned-url", "jwt", "pagination-tokens-are-not-secret"])
+def test_redact_masks_the_answers_and_headers_of_every_credential_exchange(text, expected):
+    assert redact(text) == expected
+
+
+def test_redact_masks_the_web_identity_token_files_content(monkeypatch, tmp_path):
+    # a token file whose content is not shaped like a JWT: masked because the file is the token
+    (tmp_path / "token").write_text("opaque-web-identity-token\n")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(tmp_path / "token"))
+    assert redact("body: opaque-web-identity-token.") == "body: ****."
+
+
+def test_debug_keeps_secret_header_values_of_the_config_files_out(secrets_set, project, clock, capfd, monkeypatch):
+    """Invoke logs each config file's contents under --debug before any task starts; a smoke check's headers
+    may carry a credential."""
+    staging = {**CONFIG["environments"]["staging"],
+               "smoke": {"url": "https://staging.example.com/health",
+                         "headers": {"Authorization": "Bearer smoke-credential-0123456789", "X-Api-Key": "k3y-0123"}}}
+    (project / "fabric.yaml").write_text(yaml.safe_dump(
+        {"deploy": {**CONFIG, "environments": {**CONFIG["environments"], "staging": staging}}}))
+    debug_logging(monkeypatch)
+    code, text, _ = run(secrets_set, clock, capfd, ["--debug", "status", "--env", "staging"], _nothing, None)
+    assert code == 0, text[-2000:]
+    assert "Per-project config file" in text and "'Authorization': '****', 'X-Api-Key': '****'" in text
+    assert "smoke-credential-0123456789" not in text and "k3y-0123" not in text

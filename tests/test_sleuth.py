@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 import responses
+import yaml
 from conftest import ACCOUNT, CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, REGION, fab
 from responses import matchers
 
@@ -118,6 +119,38 @@ def test_dry_run_view_masks_the_token():
     assert FAKE_SLEUTH_TOKEN not in text
 
 
+def with_auth(auth: str) -> dict:
+    return {**CONFIG, "sleuth": {**CONFIG["sleuth"], "auth": auth}}
+
+
+def test_the_organization_api_key_goes_in_the_apikey_scheme(sleuth_api):
+    settings = load_settings(with_auth("apikey"))
+    reg = sleuth.build(settings.sleuth, settings.environment("staging"), sha=NEW_SHA, author=lambda sha: None)
+    apikey = matchers.header_matcher({"Authorization": f"apikey {FAKE_SLEUTH_TOKEN}"})
+    sleuth_api.post(ENDPOINT, body="Success", match=[apikey])
+    assert send(reg) == "Success"
+    assert reg.describe()[1] == "Authorization: apikey **** (from SLEUTH_API_TOKEN)"
+    sleuth_api.post(ENDPOINT, status=401, body="Invalid API key", match=[apikey])
+    with pytest.raises(DeployError) as caught:
+        send(reg)
+    assert str(caught.value) == (
+        "Sleuth answered 401 Unauthorized: Invalid API key - check SLEUTH_API_TOKEN: with deploy.sleuth.auth apikey "
+        "it must be the organization API key (Organization Settings > Details); for an access token, remove "
+        "deploy.sleuth.auth"
+    )
+
+
+@pytest.mark.parametrize("auth", ["token", "basic"])
+def test_an_unknown_auth_scheme_is_refused(auth):
+    with pytest.raises(DeployError, match=f"deploy.sleuth.auth '{auth}': give bearer or apikey"):
+        load_settings(with_auth(auth))
+
+
+def test_the_scheme_is_bearer_unless_the_config_says_apikey():
+    assert load_settings(CONFIG).sleuth.auth == "bearer"
+    assert load_settings(with_auth("APIKey")).sleuth.auth == "apikey"
+
+
 def test_the_token_never_shows_in_repr_or_str():
     token = sleuth.token_from_env()
     step = sleuth.Notify("staging", NEW_SHA, NEW_TAG, registration(), token=token)
@@ -207,7 +240,7 @@ def test_401_is_final_and_shows_sleuths_message(sleuth_api):
     message = str(caught.value)
     assert message == (
         "Sleuth answered 401 Unauthorized: Invalid access token - check SLEUTH_API_TOKEN: it must be a Sleuth "
-        "access token allowed to register deploys"
+        "access token allowed to register deploys; for the organization API key, set deploy.sleuth.auth: apikey"
     )
     assert len(sleuth_api.calls) == 1 and clock.sleeps == []
 
@@ -338,7 +371,7 @@ def test_fab_deploy_exits_0_and_ends_with_the_warning_when_sleuth_refuses(world,
     last = last[0:1] + last[3:]
     assert last[1] == ("WARNING: the deploy is live but NOT registered with Sleuth: Sleuth answered 401 Unauthorized: "
                        "Invalid access token - check SLEUTH_API_TOKEN: it must be a Sleuth access token allowed to "
-                       "register deploys")
+                       "register deploys; for the organization API key, set deploy.sleuth.auth: apikey")
     assert last[2] == f"WARNING: register it later with: fab notify --sha {NEW_SHA} --env staging --tag {NEW_TAG}"
 
 
@@ -357,6 +390,19 @@ def test_fab_dry_deploy_shows_the_request_masked_and_sends_nothing(world, projec
         assert len(sleuth_api.calls) == 0
     assert code == 0
     assert f"  4. notify: POST {ENDPOINT}\n     Authorization: Bearer **** (from SLEUTH_API_TOKEN)\n" in out
+    assert FAKE_SLEUTH_TOKEN not in out
+
+
+def test_fab_with_the_apikey_scheme_shows_it_masked_and_sends_it(project, capsys, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")  # no AWS needed without --tag
+    (project / "fabric.yaml").write_text(yaml.safe_dump({"deploy": with_auth("apikey")}))
+    code, out, _ = fab(capsys, "--dry", "notify", "--sha", NEW_SHA, "--env", "staging")
+    assert code == 0 and "     Authorization: apikey **** (from SLEUTH_API_TOKEN)\n" in out
+    with responses.RequestsMock() as sleuth_api:
+        sleuth_api.post(ENDPOINT, body="Success", match=[
+            matchers.header_matcher({"Authorization": f"apikey {FAKE_SLEUTH_TOKEN}"})])
+        code, out, err = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging")
+    assert (code, err) == (0, "")
     assert FAKE_SLEUTH_TOKEN not in out
 
 

@@ -3,18 +3,24 @@
 Assumptions: the input is the `deploy` subtree of Fabric's merged config (the project's fabric.yaml,
 `fab -f FILE`, `FABRIC_DEPLOY_*` variables), as plain dicts and lists. Every environment is validated
 when the config loads, not only the one asked for, so a typo in production's block is caught by a
-staging deploy too. Values from environment variables arrive as strings and are coerced here.
+staging deploy too. Values from environment variables arrive as strings and are coerced here. Each error
+names the key (`deploy.environments.staging.poll_interval`) and, through the caller's `where`, the file or
+variable that set it. Numbers must be finite and positive, and a migrate section must hold a command: a
+silent skip of the migration is worse than an error.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from .defaults import DEFAULTS
+from .config_files import DEPLOY, check_shape
+from .defaults import PARALLEL, POLL_INTERVAL, SLEUTH_URL, TIMEOUT
 from .errors import DeployError
 
 DEFAULT_RELEASE_TAG = "latest"
@@ -25,6 +31,9 @@ _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _REPOSITORY = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
+ON_FAILURE = ("restore", "leave")  # the first is the default
+SMOKE_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,16 @@ class MigrateSettings:
     subnets: tuple[str, ...] | None = None
     security_groups: tuple[str, ...] | None = None
     assign_public_ip: bool | None = None
+
+
+@dataclass(frozen=True)
+class SmokeSettings:
+    """A request made after a deploy to check the application answers: `url` must answer `expect`."""
+
+    url: str  # http:// or https://
+    expect: int = 200
+    timeout: float = SMOKE_TIMEOUT  # seconds
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,8 +70,9 @@ class Environment:
     sleuth_environment: str
     account: str | None = None
     lock_parameter: str | None = None
-    on_failure: str = "restore"  # "restore": a failed deploy puts everything back; "leave": only says how
-    parallel: int = 8  # new deployments started at once (1: one after another)
+    on_failure: str = ON_FAILURE[0]  # after a failed deploy: "restore" the previous image, or "leave" it as it is
+    smoke: SmokeSettings | None = None
+    parallel: int = PARALLEL  # new deployments started (and reads made) at once; 1: one after another
 
     @property
     def previous_tag(self) -> str:
@@ -67,6 +87,7 @@ class SleuthSettings:
     deployment: str | None
     tags: tuple[str, ...]
     email: str | None = None
+    auth: str = "bearer"  # the Authorization scheme: "bearer" (an access token) or "apikey" (the organization key)
 
 
 @dataclass(frozen=True)
@@ -114,125 +135,163 @@ def check_release_source(tag: str, env: Environment) -> str:
     return tag
 
 
-def load_settings(tree: Mapping[str, Any] | None) -> Settings:
-    """Build and validate `Settings` from the `deploy` config subtree; raise `DeployError` on any problem."""
+Where = Callable[[tuple[str, ...]], "str | None"]  # where a key's value came from: a file, a variable
+
+
+class _Problems:
+    """Errors that name the key and, given `where`, the file (or environment variable) that set it."""
+
+    def __init__(self, where: Where | None) -> None:
+        self.where = where
+
+    def __call__(self, path: tuple[str, ...], problem: str) -> DeployError:
+        origin = self.where(path) if self.where else None
+        return DeployError(f"{origin}: {problem}" if origin else problem)
+
+
+def load_settings(tree: Mapping[str, Any] | None, where: Where | None = None) -> Settings:
+    """Build and validate `Settings` from the `deploy` config subtree; raise `DeployError` on any problem.
+
+    `where(path)` names the file or variable a key path (`("deploy", "timeout")`) was set in, for the errors.
+    """
+    problem = _Problems(where)
     tree = _plain(tree or {})
-    if not isinstance(tree, dict):
-        raise DeployError("the 'deploy' config must be a mapping: see the README's configuration section")
+    check_shape(tree, DEPLOY, ("deploy",), lambda path, text: str(problem(path, text)))
     raw_envs = tree.get("environments") or {}
-    if not isinstance(raw_envs, dict) or not raw_envs:
-        raise DeployError(
+    if not raw_envs:
+        raise problem(
+            ("deploy", "environments"),
             "no environments configured: add deploy.environments to fabric.yaml next to fabfile.py "
-            "(see the README's configuration section)"
+            "(see the README's configuration section)",
         )
-    environments = {str(name): _environment(str(name), raw or {}, tree) for name, raw in raw_envs.items()}
-    _check_release_tags_unique(environments)
-    return Settings(environments=environments, sleuth=_sleuth(tree.get("sleuth") or {}))
+    environments = {str(name): _environment(str(name), raw, tree, problem) for name, raw in raw_envs.items()}
+    _check_release_tags_unique(environments, problem)
+    return Settings(environments=environments, sleuth=_sleuth(tree.get("sleuth") or {}, problem))
 
 
-def _environment(name: str, raw: Any, top: dict[str, Any]) -> Environment:
+def _environment(name: str, raw: dict[str, Any], top: dict[str, Any], problem: _Problems) -> Environment:
     where = f"deploy.environments.{name}"
-    if not isinstance(raw, dict):
-        raise DeployError(f"{where} must be a mapping with cluster and services")
+    here = ("deploy", "environments", name)
 
-    def pick(key: str) -> Any:
-        return raw[key] if raw.get(key) not in (None, "") else top.get(key)
+    def pick(key: str) -> tuple[Any, tuple[str, ...]]:
+        """The environment's own value, else the top-level one, with the path it came from."""
+        if raw.get(key) not in (None, ""):
+            return raw[key], (*here, key)
+        return top.get(key), ("deploy", key)
 
-    repository = pick("repository")
+    repository, path = pick("repository")
+    repository = _text(repository, path, problem)
     if not repository:
-        raise DeployError(f"missing repository for environment {name!r}: set deploy.repository or {where}.repository")
-    repository = str(repository)
+        raise problem(path, f"missing repository for environment {name!r}: set deploy.repository or {where}.repository")
     if not _REPOSITORY.match(repository) or ".dkr.ecr." in repository:
-        raise DeployError(f"malformed repository {repository!r} in {where}: give the ECR repository name, not its URI")
-    cluster = raw.get("cluster")
+        raise problem(path, f"malformed repository {repository!r} in {_key(path)}: give the ECR repository name, "
+                            "not its URI")
+    cluster = _text(raw.get("cluster"), (*here, "cluster"), problem)
     if not cluster:
-        raise DeployError(f"missing cluster for environment {name!r}: set {where}.cluster")
-    services = raw.get("services")
-    if isinstance(services, str):
-        services = services.split(",")
-    services = tuple(str(s).strip() for s in services or () if str(s).strip())
+        raise problem((*here, "cluster"), f"missing cluster for environment {name!r}: set {where}.cluster")
+    services = _words(raw.get("services"), (*here, "services"), problem, "service names, e.g. [web, worker]")
     if not services:
-        raise DeployError(f"missing services for environment {name!r}: set {where}.services, e.g. [web, worker]")
+        raise problem((*here, "services"),
+                      f"missing services for environment {name!r}: set {where}.services, e.g. [web, worker]")
     if len(set(services)) != len(services):
-        raise DeployError(f"{where}.services lists a service twice: {', '.join(services)}")
-    release_tag = check_tag(str(raw.get("release_tag") or DEFAULT_RELEASE_TAG), f"{where}.release_tag")
+        raise problem((*here, "services"), f"{where}.services lists a service twice: {', '.join(services)}")
+    release_tag = _named(problem, (*here, "release_tag"), check_tag,
+                         _text(raw.get("release_tag"), (*here, "release_tag"), problem) or DEFAULT_RELEASE_TAG,
+                         f"{where}.release_tag")
     account = raw.get("account")
     if account not in (None, ""):
-        account = str(account)
-        if not _ACCOUNT.match(account):
-            raise DeployError(f"malformed {where}.account {account!r}: give the 12-digit AWS account id")
+        account = _text(account, (*here, "account"), problem)
+        if not _ACCOUNT.match(account or ""):
+            hint = ' (quote it: account: "012345678901")' if isinstance(raw.get("account"), int) else ""
+            raise problem((*here, "account"),
+                          f"malformed {where}.account {account!r}: give the 12-digit AWS account id{hint}")
     else:
         account = None
-    region = pick("region")
+    region, region_path = pick("region")
+    timeout, timeout_path = pick("timeout")
+    interval, interval_path = pick("poll_interval")
+    parallel, parallel_path = pick("parallel")
     return Environment(
         name=name,
         repository=repository,
-        region=str(region) if region else None,
-        cluster=str(cluster),
+        region=_text(region, region_path, problem),
+        cluster=cluster,
         services=services,
         release_tag=release_tag,
-        timeout=parse_seconds(pick("timeout"), f"{where}.timeout or deploy.timeout") or float(DEFAULTS["timeout"]),
-        poll_interval=parse_seconds(pick("poll_interval"), f"{where}.poll_interval or deploy.poll_interval")
-        or float(DEFAULTS["poll_interval"]),
-        migrate=_migrate(raw.get("migrate"), where),
-        sleuth_environment=str(raw.get("sleuth_environment") or name),
+        timeout=_seconds(timeout, timeout_path, problem) or TIMEOUT,
+        poll_interval=_seconds(interval, interval_path, problem) or POLL_INTERVAL,
+        migrate=_migrate(raw.get("migrate"), (*here, "migrate"), problem),
+        sleuth_environment=_text(raw.get("sleuth_environment"), (*here, "sleuth_environment"), problem) or name,
         account=account,
-        lock_parameter=str(raw["lock_parameter"]) if raw.get("lock_parameter") else None,
-        on_failure=_on_failure(raw.get("on_failure"), where),
-        parallel=_count(pick("parallel"), f"{where}.parallel or deploy.parallel", int(DEFAULTS["parallel"])),
+        lock_parameter=_text(raw.get("lock_parameter"), (*here, "lock_parameter"), problem),
+        on_failure=_choice(raw.get("on_failure") or ON_FAILURE[0], ON_FAILURE, (*here, "on_failure"), problem),
+        smoke=_smoke(raw.get("smoke"), (*here, "smoke"), problem),
+        parallel=_count(parallel, parallel_path, problem) or PARALLEL,
     )
 
 
-def _count(value: Any, what: str, default: int) -> int:
-    """A whole number of 1 or more; `default` when not given."""
-    if value in (None, ""):
-        return default
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise DeployError(f"malformed {what} {value!r}: give a whole number, 1 or more") from None
-    if number < 1:
-        raise DeployError(f"malformed {what} {value!r}: give a whole number, 1 or more")
-    return number
-
-
-ON_FAILURE = ("restore", "leave")
-
-
-def _on_failure(value: Any, where: str) -> str:
-    text = str(value or ON_FAILURE[0]).strip().lower()
-    if text not in ON_FAILURE:
-        raise DeployError(f"malformed {where}.on_failure {value!r}: give restore (put everything back) or leave "
-                          "(say how, change nothing)")
-    return text
-
-
-def _migrate(raw: Any, where: str) -> MigrateSettings | None:
-    if not raw:
+def _migrate(raw: Any, path: tuple[str, ...], problem: _Problems) -> MigrateSettings | None:
+    """None when the environment has no migrate section; a section without a command is a mistake, not a skip."""
+    if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise DeployError(f"{where}.migrate must be a mapping with at least 'command'")
+        raise problem(path, f"{_key(path)} must be a mapping with at least 'command'")
     command = raw.get("command")
-    if not command:
-        return None
-    command = parse_command(command, f"{where}.migrate.command")
+    if command is None or (isinstance(command, (str, list, tuple)) and not "".join(map(str, command)).strip()):
+        state = "missing" if command is None else "empty"
+        raise problem((*path, "command"),
+                      f"{state} {_key(path)}.command: give the migration command, e.g. [python, manage.py, "
+                      f"migrate], or remove {_key(path)} to deploy without a migration")
+    command = _named(problem, (*path, "command"), parse_command, command, f"{_key(path)}.command")
 
     def optional_list(key: str) -> tuple[str, ...] | None:
-        value = raw.get(key)
-        if value in (None, "", []):
-            return None
-        if isinstance(value, str):
-            value = value.split(",")
-        return tuple(str(v).strip() for v in value)
+        return _words(raw.get(key), (*path, key), problem, "ids") or None
 
     public_ip = raw.get("assign_public_ip")
     return MigrateSettings(
         command=command,
-        task_definition=str(raw["task_definition"]) if raw.get("task_definition") else None,
-        container=str(raw["container"]) if raw.get("container") else None,
+        task_definition=_text(raw.get("task_definition"), (*path, "task_definition"), problem),
+        container=_text(raw.get("container"), (*path, "container"), problem),
         subnets=optional_list("subnets"),
         security_groups=optional_list("security_groups"),
-        assign_public_ip=None if public_ip is None else _boolean(public_ip, f"{where}.migrate.assign_public_ip"),
+        assign_public_ip=None if public_ip is None else _named(problem, (*path, "assign_public_ip"), _boolean,
+                                                               public_ip, f"{_key(path)}.assign_public_ip"),
+    )
+
+
+def _smoke(raw: Any, path: tuple[str, ...], problem: _Problems) -> SmokeSettings | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise problem(path, f"{_key(path)} must be a mapping with at least 'url'")
+    url = _url(raw.get("url"), (*path, "url"), problem)
+    if url is None:
+        raise problem((*path, "url"), f"missing {_key(path)}.url: give the URL to check after a deploy, "
+                                      "e.g. https://staging.example.com/health")
+    expect = raw.get("expect", 200)
+    if isinstance(expect, str) and expect.strip().isdigit():
+        expect = int(expect)
+    if not isinstance(expect, int) or isinstance(expect, bool) or not 100 <= expect <= 599:
+        raise problem((*path, "expect"), f"malformed {_key(path)}.expect {expect!r}: give an HTTP status, e.g. 200")
+    headers = raw.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise problem((*path, "headers"), f"{_key(path)}.headers must be a mapping of header names to values")
+    checked: dict[str, str] = {}
+    for header, value in headers.items():
+        where = (*path, "headers", str(header))
+        if not _HEADER_NAME.match(str(header)):
+            raise problem(where, f"malformed header name {str(header)!r} in {_key(path)}.headers")
+        if value is None or isinstance(value, (bool, dict, list, tuple)):
+            raise problem(where, f"{_key(where)} must be text")
+        if not str(value).isprintable():
+            # the value may be a secret: say what is wrong without showing it
+            raise problem(where, f"{_key(where)} holds a line break or a control character: give it on one line")
+        checked[str(header)] = str(value)
+    return SmokeSettings(
+        url=url,
+        expect=expect,
+        timeout=_seconds(raw.get("timeout"), (*path, "timeout"), problem) or SMOKE_TIMEOUT,
+        headers=checked,
     )
 
 
@@ -252,44 +311,109 @@ def parse_command(command: Any, what: str = "--command") -> tuple[str, ...]:
     return tuple(words)
 
 
-def _sleuth(raw: Any) -> SleuthSettings:
+def _sleuth(raw: Any, problem: _Problems) -> SleuthSettings:
+    path = ("deploy", "sleuth")
     if not isinstance(raw, dict):
-        raise DeployError("deploy.sleuth must be a mapping with org and deployment")
-    tags = raw.get("tags") or ()
-    if isinstance(tags, str):
-        tags = tags.split(",")
+        raise problem(path, "deploy.sleuth must be a mapping with org and deployment")
     return SleuthSettings(
-        url=str(raw.get("url") or DEFAULTS["sleuth"]["url"]).rstrip("/"),
-        org=str(raw["org"]) if raw.get("org") else None,
-        deployment=str(raw["deployment"]) if raw.get("deployment") else None,
-        tags=tuple(str(t).strip() for t in tags if str(t).strip()),
-        email=str(raw["email"]).strip() if raw.get("email") else None,
+        url=(_url(raw.get("url"), (*path, "url"), problem) or SLEUTH_URL).rstrip("/"),
+        org=_text(raw.get("org"), (*path, "org"), problem),
+        deployment=_text(raw.get("deployment"), (*path, "deployment"), problem),
+        tags=_words(raw.get("tags"), (*path, "tags"), problem, "tags"),
+        email=_text(raw.get("email"), (*path, "email"), problem),
+        auth=_choice(raw.get("auth") or "bearer", ("bearer", "apikey"), (*path, "auth"), problem),
     )
 
 
-def _check_release_tags_unique(environments: Mapping[str, Environment]) -> None:
+def _check_release_tags_unique(environments: Mapping[str, Environment], problem: _Problems) -> None:
     seen: dict[tuple[str | None, str, str], str] = {}
     for env in environments.values():
         key = (env.region, env.repository, env.release_tag)
         if key in seen:
-            raise DeployError(
+            raise problem(
+                ("deploy", "environments", env.name, "release_tag"),
                 f"environments {seen[key]!r} and {env.name!r} both move {env.repository}:{env.release_tag}: "
-                "deploying one would change what the other runs at its next restart; give each its own release_tag"
+                "deploying one would change what the other runs at its next restart; give each its own release_tag",
             )
         seen[key] = env.name
 
 
 def parse_seconds(value: Any, what: str = "--timeout") -> float | None:
-    """A positive number of seconds, None when not given; a `DeployError` naming `what` otherwise."""
+    """A finite, positive number of seconds, None when not given; a `DeployError` naming `what` otherwise.
+
+    Why finite: `nan` compares false with everything, so a wait with a `nan` timeout never ends, and `inf` never
+    either; both are refused here, before any AWS call.
+    """
     if value in (None, ""):
         return None
     try:
+        if isinstance(value, bool):  # YAML's `yes`: a number to Python, not to a person
+            raise TypeError
         number = float(value)
     except (TypeError, ValueError):
         raise DeployError(f"malformed {what} {value!r}: give a number of seconds") from None
-    if number <= 0:
+    if not math.isfinite(number) or number <= 0:
         raise DeployError(f"malformed {what} {value!r}: give a positive number of seconds")
     return number
+
+
+def _seconds(value: Any, path: tuple[str, ...], problem: _Problems) -> float | None:
+    return _named(problem, path, parse_seconds, value, _key(path))
+
+
+def _count(value: Any, path: tuple[str, ...], problem: _Problems) -> int | None:
+    """A whole number of 1 or more, None when not given."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not str(value).strip().isdigit() or int(str(value).strip()) < 1:
+        raise problem(path, f"malformed {_key(path)} {value!r}: give a whole number, 1 or more")
+    return int(str(value).strip())
+
+
+def _named(problem: _Problems, path: tuple[str, ...], check: Callable[..., Any], *args: Any) -> Any:
+    """`check(*args)`, its error naming where `path` was set."""
+    try:
+        return check(*args)
+    except DeployError as err:
+        raise problem(path, str(err)) from None
+
+
+def _text(value: Any, path: tuple[str, ...], problem: _Problems) -> str | None:
+    """A name or other single word of text; ints are taken as written, YAML's booleans and floats are refused."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        # `region: no` is False and `release_tag: 1.10` is 1.1 to YAML: quoting keeps what was meant
+        raise problem(path, f"malformed {_key(path)} {value!r}: give text (in YAML, quote it)")
+    return str(value).strip()
+
+
+def _words(value: Any, path: tuple[str, ...], problem: _Problems, what: str) -> tuple[str, ...]:
+    """A list of words: a list, or a comma-separated string (what an environment variable can hold)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        raise problem(path, f"malformed {_key(path)} {value!r}: give a list of {what}")
+    return tuple(word for item in value if (word := _text(item, path, problem)))
+
+
+def _url(value: Any, path: tuple[str, ...], problem: _Problems) -> str | None:
+    url = _text(value, path, problem)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(ch.isspace() for ch in url):
+        raise problem(path, f"malformed {_key(path)} {url!r}: give an http:// or https:// URL")
+    return url
+
+
+def _choice(value: Any, choices: tuple[str, ...], path: tuple[str, ...], problem: _Problems) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise problem(path, f"malformed {_key(path)} {value!r}: give {' or '.join(choices)}")
+    return text
 
 
 def _boolean(value: Any, what: str) -> bool:
@@ -301,6 +425,10 @@ def _boolean(value: Any, what: str) -> bool:
     if text in ("false", "no", "0", "disabled"):
         return False
     raise DeployError(f"malformed {what} {value!r}: give true or false")
+
+
+def _key(path: tuple[str, ...]) -> str:
+    return ".".join(path)
 
 
 def _plain(value: Any) -> Any:

@@ -2,20 +2,27 @@
 
 Assumptions: the lock is an SSM parameter created with `Overwrite=False`, which AWS creates atomically
 (the loser gets ParameterAlreadyExists), so two machines cannot both hold it. Its value says who holds it,
-from where, for which sha and since when, and carries a random token so a run only ever deletes its own
-lock. A lock older than the environment's timeout may be broken, and only with an explicit flag. Reads
-(status, check, --dry) take no lock.
+from where, for which sha, since when and until when (its deadline: the start plus that run's own budget,
+its waits each up to its timeout, plus a margin), and carries a random id so a run only ever deletes its
+own lock. `--break-lock` takes a lock only once its holder's deadline has passed: a run that is still
+within its budget may be alive, whatever the breaker's own timeout. A lock written by an older version
+has no deadline; it is taken to last as long as this version's longest run at the environment's timeout
+(`FALLBACK_WAITS` waits plus the margin), and the messages say so. `fab unlock` frees a lock whose holder
+was killed, given that holder's id, so it never frees a newer lock. SSM has no conditional delete: between
+reading the holder and deleting it lies one request, in which only another breaker could free and retake
+the lock. Reads (status, check, --dry) take no lock.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 import socket
 import uuid
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +37,15 @@ def parameter_name(env: Environment) -> str:
     return env.lock_parameter or f"/fab-deploy/{env.cluster}/{env.name}/lock"
 
 
+MARGIN = 300.0  # seconds beyond a run's waits: preflight reads, AWS retries, Sleuth's retry budget
+FALLBACK_WAITS = 3  # a lock without a deadline: as long as a deploy (migration, rollout, put-back rollout)
+
+
+def budget(timeout: float, waits: int) -> float:
+    """How long a run may hold the lock: `waits` waits of up to `timeout` seconds each, plus the margin."""
+    return waits * timeout + MARGIN
+
+
 @dataclass(frozen=True)
 class Holder:
     who: str
@@ -37,7 +53,12 @@ class Holder:
     task: str
     sha: str
     since: str  # ISO 8601, UTC
-    token: str
+    token: str  # the holder id: `fab unlock --holder` takes it
+    deadline: str = ""  # ISO 8601, UTC; empty in a lock written by an older version
+
+    @property
+    def id(self) -> str:
+        return self.token
 
     def describe(self, now: datetime | None = None) -> str:
         age = ""
@@ -48,10 +69,8 @@ class Holder:
         return f"{self.who} ({self.where}) running {self.task}{sha} since {self.since}{age}"
 
     def age(self, now: datetime) -> float | None:
-        try:
-            return (now - datetime.fromisoformat(self.since)).total_seconds()
-        except ValueError:
-            return None
+        started = _moment(self.since)
+        return None if started is None else (now - started).total_seconds()
 
 
 def whoami() -> tuple[str, str]:
@@ -69,7 +88,7 @@ def _login() -> str:
 
 
 class DeployLock:
-    """Take, inspect and release one environment's lock."""
+    """Take, inspect, release and free one environment's lock."""
 
     def __init__(self, client: Any, env: Environment, clock: Clock) -> None:
         self.client = client
@@ -77,6 +96,7 @@ class DeployLock:
         self.clock = clock
         self.name = parameter_name(env)
         self.held: Holder | None = None
+        self.taken: Holder | None = None  # the lock `acquire` took over with break_stale, if it did
 
     def holder(self) -> Holder | None:
         try:
@@ -87,15 +107,35 @@ class DeployLock:
             raise translate(err, "ssm:GetParameter") from err
         except BotoCoreError as err:
             raise translate(err, "ssm:GetParameter") from err
+        value = str(response["Parameter"]["Value"])
+        # a value that is not ours, or is damaged, gets an id made from its content, so `fab unlock` frees
+        # exactly that value and nothing written after it
+        content_id = "x" + hashlib.sha256(value.encode()).hexdigest()[:11]
         try:
-            raw = json.loads(response["Parameter"]["Value"])
-            return Holder(**{k: str(raw.get(k, "")) for k in Holder.__dataclass_fields__})
-        except (ValueError, TypeError):
-            return Holder("unknown", "unknown", "unknown", "", "", "")
+            raw = json.loads(value)
+            holder = Holder(**{k: str(raw.get(k) or "") for k in Holder.__dataclass_fields__})
+        except (ValueError, TypeError, AttributeError):
+            return Holder("unknown", "unknown", "unknown", "", "", content_id)
+        return holder if holder.token else replace(holder, token=content_id)
 
-    def acquire(self, task: str, sha: str = "", *, break_stale: bool = False) -> Holder:
+    def deadline(self, holder: Holder) -> tuple[datetime | None, str]:
+        """When `holder`'s run is past its budget, and how that is known (said in messages)."""
+        recorded = _moment(holder.deadline)
+        if recorded is not None:
+            return recorded, "its deadline"
+        started = _moment(holder.since)
+        if started is None:
+            return None, "no deadline (the lock's value is unreadable)"
+        assumed = started + timedelta(seconds=budget(self.env.timeout, FALLBACK_WAITS))
+        return assumed, (f"a deadline assumed for a lock from an older version, which records none: its start plus "
+                         f"{FALLBACK_WAITS} x the environment's timeout ({self.env.timeout:.0f}s) plus "
+                         f"{MARGIN:.0f}s")
+
+    def acquire(self, task: str, sha: str = "", *, hold: float, break_stale: bool = False) -> Holder:
+        """Take the lock for `hold` seconds; with `break_stale`, take over a lock past its holder's deadline."""
         who, where = whoami()
-        mine = Holder(who, where, task, sha, self.clock.now().isoformat(timespec="seconds"), uuid.uuid4().hex)
+        now = self.clock.now()
+        mine = Holder(who, where, task, sha, _iso(now), uuid.uuid4().hex[:12], _iso(now + timedelta(seconds=hold)))
         if self._create(mine):
             self.held = mine
             return mine
@@ -105,21 +145,57 @@ class DeployLock:
                 self.held = mine
                 return mine
             other = self.holder() or Holder("unknown", "unknown", "unknown", "", "", "")
-        age = other.age(self.clock.now())
-        stale = age is not None and age > self.env.timeout
-        if break_stale and stale:
+        deadline, known = self.deadline(other)
+        past = deadline is not None and self.clock.now() > deadline
+        if break_stale and past:
             with calling("ssm:DeleteParameter"):
                 self.client.delete_parameter(Name=self.name)
             if self._create(mine):
-                self.held = mine
+                self.held, self.taken = mine, other
                 return mine
             other = self.holder() or other
-        hint = (
-            f"it is older than the timeout ({self.env.timeout:.0f}s): if that run is dead, run again with --break-lock"
-            if stale
-            else "wait for it to finish (fab status --env " + self.env.name + ")"
-        )
-        raise DeployError(f"environment {self.env.name!r} is locked by {other.describe(self.clock.now())}; {hint}")
+            deadline, known = self.deadline(other)
+        raise DeployError(f"environment {self.env.name!r} is locked by {self.locked_by(other)}; "
+                          + self._advice(other, deadline, known, break_stale))
+
+    def locked_by(self, holder: Holder) -> str:
+        """Who holds the lock, since and until when, and its id: everything `fab unlock` asks for."""
+        deadline, _ = self.deadline(holder)
+        until = f", until {_iso(deadline)}" if deadline is not None and holder.deadline else ""
+        return f"{holder.describe(self.clock.now())}{until} (holder id {holder.id or '?'})"
+
+    def _advice(self, holder: Holder, deadline: datetime | None, known: str, break_stale: bool) -> str:
+        unlock = f"fab unlock --env {self.env.name} --holder {holder.id}"
+        if deadline is None:
+            return f"it records no deadline, so --break-lock cannot judge it; if that run is dead: {unlock}"
+        minutes = (deadline - self.clock.now()).total_seconds() / 60
+        if minutes < 0:
+            return (f"it is past {known} ({_iso(deadline)}, {-minutes:.0f} min ago): if that run is dead, run "
+                    f"again with --break-lock, or free it: {unlock}")
+        wait = f"wait for it to finish (fab status --env {self.env.name}); if that run was killed, free it: {unlock}"
+        if break_stale:
+            return (f"--break-lock takes a lock only after {known}, {_iso(deadline)} (in {minutes:.0f} min): that "
+                    f"run may still be alive; {wait}")
+        return wait
+
+    def free(self, holder_id: str, *, delete: bool = True) -> Holder | None:
+        """Free the lock of a run that is gone, when `holder_id` is its holder's: None when there is no lock.
+
+        A different id means the lock now belongs to another run: refused, whatever the deadline says.
+        """
+        current = self.holder()
+        if current is None:
+            return None
+        if not holder_id or holder_id != current.id:
+            raise DeployError(
+                f"the deploy lock of {self.env.name!r} is held by {self.locked_by(current)}, not by holder "
+                f"{holder_id!r}: nothing freed. If that run is dead too: fab unlock --env {self.env.name} --holder "
+                f"{current.id}"
+            )
+        if delete:
+            with calling("ssm:DeleteParameter"):
+                self.client.delete_parameter(Name=self.name)
+        return current
 
     def release(self) -> str | None:
         """Delete the lock if it is still ours; return a warning when it is not."""
@@ -142,7 +218,7 @@ class DeployLock:
                 Value=json.dumps(asdict(holder)),
                 Type="String",
                 Overwrite=False,
-                Description="fab deploy lock: delete only if the run that holds it is dead",
+                Description="fab deploy lock: free it with fab unlock only if the run that holds it is dead",
             )
         except ClientError as err:
             if error_code(err) == "ParameterAlreadyExists":
@@ -151,3 +227,14 @@ class DeployLock:
         except BotoCoreError as err:
             raise translate(err, "ssm:PutParameter") from err
         return True
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None

@@ -3,7 +3,8 @@
 Assumptions: the awslogs driver names a task's stream `<awslogs-stream-prefix>/<container>/<task id>`.
 The stream may not exist yet while the task starts (ResourceNotFoundException means "nothing yet").
 `get_log_events` returns the same forward token again once it has nothing new, so a read ends there; the
-caller reads once more after the task stops, so the last lines are never lost.
+caller reads once more after the task stops, so the last lines are never lost. The application writes the
+events, so each is made safe to print here (`text.log_lines`): control characters escaped, long lines cut.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from .aws import AwsError, call
 from .ecs import LogSettings
+from .text import log_lines
 
 
 def stream_name(settings: LogSettings, container: str, task_id: str) -> str:
@@ -50,7 +52,8 @@ class LogStream:
                 if lines and err.transient:  # keep what was read: the token points after it, the next read goes on
                     return lines
                 raise
-            lines.extend(str(event.get("message", "")).rstrip("\n") for event in response.get("events") or [])
+            lines.extend(line for event in response.get("events") or []
+                         for line in log_lines(str(event.get("message", ""))))
             token = response.get("nextForwardToken")
             if not token or token == self._token:
                 return lines

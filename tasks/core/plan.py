@@ -19,9 +19,10 @@ class Plan:
     facts: list[str] = field(default_factory=list)
     preflight: list[str] = field(default_factory=list)
     undo_hint: str | None = None  # one command that undoes the whole plan, where there is one
+    notices: list[str] = field(default_factory=list)  # said before anything runs, dry run or not
 
     def render(self) -> list[str]:
-        lines = [f"DRY RUN - {self.title}; nothing will be changed.", *self.facts]
+        lines = [f"DRY RUN - {self.title}; nothing will be changed.", *self.notices, *self.facts]
         if self.preflight:
             lines += ["Preflight:", *self.preflight]
         lines.append("Plan:")

@@ -9,11 +9,11 @@ missing image, service or permission without changing anything.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from . import migration
 from .checks import Preflight
+from .commits import check_commit, commit_from_tags
 from .ecr import Image
 from .ecs import Service
 from .errors import DeployError
@@ -40,6 +40,9 @@ def deploy(
     if preflight is not None:
         preflight.require()
     move = retag(target, tag)
+    # the sha is what Sleuth is told was deployed: the image's own tags must not name another commit
+    detail = target.registry.describe(move.source.digest)
+    notice = check_commit(sha, detail.tags if detail else ())
     services = _services(target, preflight)
     restart = Restart(services, expect=Expectation(env.repository, move.source.digest),
                       restore=Expectation(env.repository, move.current.digest) if move.current else None)
@@ -52,6 +55,7 @@ def deploy(
         facts=_facts(target, move.source, services),
         preflight=preflight.lines() if preflight else [],
         undo_hint=_rollback_hint(target, move),
+        notices=[notice] if notice else [],
     )
 
 
@@ -138,24 +142,10 @@ def _rollback_hint(target: Target, move: Retag) -> str | None:
             f"{move.current.short_digest}, every service restarted)")
 
 
-_BUILD_TAG = re.compile(r"^\d{8}\.\d{6}-(?P<sha>[0-9a-f]{7,40})$")
-_SHA_TAG = re.compile(r"^[0-9a-f]{7,40}$")
-
-
 def commit_of(target: Target, image: Image) -> tuple[str, str] | None:
-    """(sha, tag) of the commit an image was built from, read from the tags CI pushed it under.
-
-    The full sha tag wins; else a short-sha tag or the build tag `YYYYMMDD.HHMMSS-<sha>`; None when the
-    image carries neither.
-    """
+    """(sha, tag) of the commit an image was built from, read from the tags CI pushed it under (commits.py)."""
     detail = target.registry.describe(image.digest)
-    tags = detail.tags if detail else ()
-    candidates = sorted(((len(t), t, t) for t in tags if _SHA_TAG.match(t)), reverse=True)
-    candidates += [(len(m["sha"]), m["sha"], t) for t in tags if (m := _BUILD_TAG.match(t))]
-    if not candidates:
-        return None
-    _, sha, tag = max(candidates)
-    return sha, tag
+    return commit_from_tags(detail.tags if detail else ())
 
 
 def release_image(target: Target) -> Image:

@@ -1,10 +1,13 @@
 """Register a deploy with Sleuth, the deployment tracker: the request, its dry-run view, and the sending.
 
-Assumptions (help.sleuth.io "Deploy registration"; ../shared/notes/field-notes.md): `POST {url}/api/1/deployments/
-<org>/<deployment>/register_deploy` with `Authorization: Bearer <token>` and a JSON body; 200 means registered,
-400 is bad input, 401 a bad token. Sleuth gives no retry guidance, so connection errors, timeouts, 429 (after
-its Retry-After) and 5xx are retried at most `MAX_RETRIES` times within about `BUDGET` seconds, waiting on the
-injected clock; `ignore_if_duplicate: "true"` makes a retry of a request that did arrive harmless.
+Assumptions (help.sleuth.io "Deploy registration"): `POST {url}/api/1/deployments/<org>/<deployment>/
+register_deploy` with a JSON body; 200 means registered, 400 is bad input, 401 a bad token. The token goes in the
+`Authorization` header in one of two schemes, chosen by `deploy.sleuth.auth`: `Bearer <access token>` (an
+organization access token, the current API; the default) or `apikey <key>` (the older organization API key,
+still accepted, and what Sleuth's own CLI sends). Sleuth gives no retry guidance, so connection errors,
+timeouts, 429 (after its Retry-After) and 5xx are retried at most `MAX_RETRIES` times within about `BUDGET`
+seconds, waiting on the injected clock; `ignore_if_duplicate: "true"` makes a retry of a request that did
+arrive harmless.
 
 The token comes only from the environment variable `SLEUTH_API_TOKEN`. It lives in a `Token`, whose str and
 repr are masked, goes only into the Authorization header (never the URL), and every message built here is
@@ -33,6 +36,8 @@ Say = Callable[[str], None]
 Post = Callable[..., Any]  # requests.post's shape
 
 TOKEN_VARIABLE = "SLEUTH_API_TOKEN"
+# deploy.sleuth.auth -> the Authorization header's scheme word
+SCHEMES = {"bearer": "Bearer", "apikey": "apikey"}
 MASK = "****"
 TIMEOUT = (5.0, 10.0)  # seconds to connect, seconds to wait for the answer: per request
 MAX_RETRIES = 3
@@ -102,6 +107,7 @@ class Registration:
     email: str | None = None
     tags: tuple[str, ...] = ()
     links: tuple[tuple[str, str], ...] = ()
+    auth: str = "bearer"  # a key of SCHEMES
 
     @property
     def endpoint(self) -> str:
@@ -126,7 +132,7 @@ class Registration:
         """The request as a dry run shows it: the token masked."""
         return [
             f"POST {self.endpoint}",
-            f"Authorization: Bearer {MASK} (from {TOKEN_VARIABLE})",
+            f"Authorization: {SCHEMES[self.auth]} {MASK} (from {TOKEN_VARIABLE})",
             json.dumps(self.body(None)),
         ]
 
@@ -163,6 +169,7 @@ def build(
         email=email,
         tags=sleuth_tags(settings.tags),
         links=tuple(links),
+        auth=settings.auth,
     )
 
 
@@ -240,7 +247,8 @@ def register(
     say = say or (lambda line: None)
     post = post or requests.post
     body = registration.body(clock.now())
-    headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "text/plain, application/json"}
+    headers = {"Authorization": f"{SCHEMES[registration.auth]} {token.reveal()}",
+               "Accept": "text/plain, application/json"}
     started = clock.monotonic()
     problem = ""
     for attempt in range(MAX_RETRIES + 1):
@@ -300,8 +308,12 @@ def _short(text: str) -> str:
 
 
 def _advice(status: int, registration: Registration) -> str:
+    if status in (401, 403) and registration.auth == "apikey":
+        return (f" - check {TOKEN_VARIABLE}: with deploy.sleuth.auth apikey it must be the organization API key "
+                "(Organization Settings > Details); for an access token, remove deploy.sleuth.auth")
     if status in (401, 403):
-        return f" - check {TOKEN_VARIABLE}: it must be a Sleuth access token allowed to register deploys"
+        return (f" - check {TOKEN_VARIABLE}: it must be a Sleuth access token allowed to register deploys; for the "
+                "organization API key, set deploy.sleuth.auth: apikey")
     if status == 404:
         return (
             f" - check deploy.sleuth.org ({registration.org!r}) and deploy.sleuth.deployment "

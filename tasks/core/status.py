@@ -67,6 +67,7 @@ def collect(target: Target) -> dict[str, Any]:
         ],
         "lock": None if holder is None else {
             "who": holder.who, "where": holder.where, "task": holder.task, "sha": holder.sha, "since": holder.since,
+            "id": holder.id, "deadline": holder.deadline or None,
         },
     }
 
@@ -146,5 +147,8 @@ def render(status: dict[str, Any]) -> list[str]:
     else:
         sha = f" of {lock['sha']}" if lock["sha"] else ""
         holder = f"{lock['who']} ({lock['where']}) running {lock['task']}{sha}"
-        lines.append(f"  lock: held by {holder} since {lock['since']}")
+        until = f"until {lock['deadline']}" if lock["deadline"] else "no deadline recorded (an older version's lock)"
+        lines.append(f"  lock: held by {holder} since {lock['since']}, {until}")
+        lines.append(f"        holder id {lock['id']}; if that run is dead: fab unlock --env {status['environment']} "
+                     f"--holder {lock['id']}")
     return lines

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import issued_credentials
 
 from sandbox import Options, Sandbox, settings
-from sandbox.fab import FabRun, run_fab
+from sandbox.fab import FabRun, fab_executable, run_fab, stream
 
 ENV = settings.ENVIRONMENT
 PREVIOUS = settings.RELEASE_TAG + "-previous"
@@ -97,3 +98,21 @@ def test_the_steps_one_by_one_then_a_rollback(operator: Operator) -> None:
     again = operator.fab("rollback", "--env", ENV)
     assert again.exit_code == 1
     assert again.lines[-1].startswith("error: nothing to roll back: ")
+
+
+def test_debug_status_with_a_web_identity_shows_no_credential(operator: Operator, tmp_path: Path) -> None:
+    """CI's OIDC path through the real `fab` as a subprocess: botocore assumes the role at the sandbox's STS."""
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJvcmcvYWNtZS9wcm9qZWN0In0.c2FuZGJveC1zaWduYXR1cmU"
+    (tmp_path / "oidc-token").write_text(token)
+    environment = operator.sandbox.process_environment()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # static keys would win over the web identity
+        environment.pop(name)
+    environment.update(AWS_ROLE_ARN="arn:aws:iam::123456789012:role/circleci-deploy",
+                       AWS_WEB_IDENTITY_TOKEN_FILE=str(tmp_path / "oidc-token"))
+    code, output = stream([fab_executable(), "-f", str(operator.config), "--debug", "status", "--env", ENV],
+                          environment, timeout=60)
+    issued = issued_credentials()
+    assert code == 0, output[-2000:]
+    assert issued and "AssumeRoleWithWebIdentity" in output
+    leaked = [s[:6] + "..." for s in (*issued, token, settings.FAKE_SLEUTH_API_TOKEN) if s in output]
+    assert not leaked, f"secret(s) in the output: {leaked}"
