@@ -148,7 +148,7 @@ def test_command_as_string_or_list():
                                                  "cluster?"),
         ({"sleuth__orgg": "acme"}, "unknown key deploy.sleuth.orgg: did you mean org?"),
         ({"canary": {"steps": 3}}, "unknown key deploy.canary: this version knows repository, region, timeout, "
-                                   "poll_interval, environments, sleuth"),
+                                   "poll_interval, parallel, environments, sleuth"),
         ({"environments__staging__migrate__command": ""}, "empty deploy.environments.staging.migrate.command: give "
                                                           "the migration command, e.g. [python, manage.py, migrate], "
                                                           "or remove deploy.environments.staging.migrate to deploy "

@@ -60,7 +60,8 @@ def one_line_error(code: int, out: str, err: str) -> str:
         (config_with(poll_intervall=5), "error: fabric.yaml: unknown key deploy.poll_intervall: did you mean "
                                         "poll_interval?"),
         (config_with(canary={"steps": 3}), "error: fabric.yaml: unknown key deploy.canary: this version knows "
-                                           "repository, region, timeout, poll_interval, environments, sleuth"),
+                                           "repository, region, timeout, poll_interval, parallel, environments, "
+                                           "sleuth"),
     ],
     ids=["malformed-yaml", "deploy-5", "environments-list", "empty-sleuth", "not-a-mapping", "top-level-typo",
          "key-typo", "unknown-section"],

@@ -116,3 +116,44 @@ def test_debug_status_with_a_web_identity_shows_no_credential(operator: Operator
     assert issued and "AssumeRoleWithWebIdentity" in output
     leaked = [s[:6] + "..." for s in (*issued, token, settings.FAKE_SLEUTH_API_TOKEN) if s in output]
     assert not leaked, f"secret(s) in the output: {leaked}"
+
+
+@pytest.mark.parametrize(("signal_name", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_a_signal_during_the_migration_reports_the_task_and_frees_the_lock(signal_name: str, status: int) -> None:
+    """What a cancelled CI job (SIGTERM) or a closed terminal (SIGHUP) does: the report Ctrl-C gets, the lock
+    released, exit 128 + the signal's number; the next deploy is not refused."""
+    import signal
+    import subprocess
+
+    options = Options(scenario="success", migration_seconds=30, rollout_seconds=0.5)
+    with Sandbox(options) as sandbox, tempfile.TemporaryDirectory(prefix="e2e-") as directory:
+        world = sandbox.world
+        assert world is not None
+        config, _ = sandbox.write_files(directory, poll_interval=0.05, timeout=60)
+        command = [fab_executable(), "-f", str(config), "deploy", "--sha", world.new_sha, "--env", ENV]
+        process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[2], text=True,
+                                   env={**sandbox.process_environment(), "PYTHONUNBUFFERED": "1"},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:  # until the migration task runs
+            lines.append(line)
+            if ": RUNNING" in line:
+                break
+        process.send_signal(getattr(signal, signal_name))
+        lines += process.stdout.readlines()
+        code = process.wait(timeout=30)
+        output = "".join(lines)
+        (task_arn,) = sandbox.emulator.one_off_tasks
+        task_id = task_arn.rsplit("/", 1)[-1]
+        assert code == status, output
+        assert f"==> stopped by {signal_name} during migrate; nothing was undone. State now:" in output
+        assert f"  migration task {task_id} is still running in ECS; watch it in the console or stop it: aws ecs " \
+               f"stop-task --cluster {world.cluster} --task {task_id}" in output
+        assert output.rstrip().splitlines()[-1] == (f"interrupted: stopped by {signal_name} during migrate; see above "
+                                                    "for what changed and what still runs in ECS")
+        assert "Traceback" not in output
+        status_now = run_fab(sandbox, config, ["status", "--env", ENV, "--json"])
+        assert json.loads(status_now.output)["lock"] is None
+        again = run_fab(sandbox, config, ["retag", "--tag", world.current_sha, "--env", ENV])  # takes the lock
+        assert again.exit_code == 0, again.output
