@@ -397,3 +397,23 @@ def test_interrupt_during_the_migration_names_the_task_still_running(world, proj
             f"stop-task --cluster acme-staging --task {task_id}") in out
     assert "  not started: restart, notify" in out
     assert world.deployment_ids() == before and lock_value(world) is None
+
+
+def test_a_lock_that_cannot_be_released_is_a_warning_and_the_first_failure_stays_the_last_line(
+        world, project, capsys, monkeypatch):
+    from moto.core.exceptions import JsonRESTError
+    from moto.ssm.models import ssm_backends
+
+    def gone(*args, **kwargs):
+        raise JsonRESTError("AccessDeniedException", "not allowed to delete")
+
+    monkeypatch.setattr(ssm_backends["123456789012"]["us-east-1"], "delete_parameter", gone)
+    world.emulator.migration_exit_code = 2
+    code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert code == 1
+    assert err.startswith("error: migrate failed: task ") and err.count("\n") == 1
+    holder = lock_value(world)["token"]
+    assert out.rstrip().splitlines()[-1] == (
+        f"warning: the deploy lock {LOCK} is still held: releasing it failed (access denied: the credentials in use "
+        "lack ssm:DeleteParameter (not allowed to delete); grant it to the role or user (see the README's IAM "
+        f"policy)); once AWS answers, free it with: fab unlock --env staging --holder {holder}")

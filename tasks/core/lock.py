@@ -25,9 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .aws import calling, error_code, translate
+from .aws import AwsError, call
 from .clock import Clock
 from .config import Environment
 from .errors import DeployError
@@ -100,13 +98,11 @@ class DeployLock:
 
     def holder(self) -> Holder | None:
         try:
-            response = self.client.get_parameter(Name=self.name)
-        except ClientError as err:
-            if error_code(err) == "ParameterNotFound":
+            response = call("ssm:GetParameter", self.client.get_parameter, Name=self.name)
+        except AwsError as err:
+            if err.code == "ParameterNotFound":
                 return None
-            raise translate(err, "ssm:GetParameter") from err
-        except BotoCoreError as err:
-            raise translate(err, "ssm:GetParameter") from err
+            raise
         value = str(response["Parameter"]["Value"])
         # a value that is not ours, or is damaged, gets an id made from its content, so `fab unlock` frees
         # exactly that value and nothing written after it
@@ -148,8 +144,7 @@ class DeployLock:
         deadline, known = self.deadline(other)
         past = deadline is not None and self.clock.now() > deadline
         if break_stale and past:
-            with calling("ssm:DeleteParameter"):
-                self.client.delete_parameter(Name=self.name)
+            call("ssm:DeleteParameter", self.client.delete_parameter, Name=self.name)
             if self._create(mine):
                 self.held, self.taken = mine, other
                 return mine
@@ -193,8 +188,7 @@ class DeployLock:
                 f"{current.id}"
             )
         if delete:
-            with calling("ssm:DeleteParameter"):
-                self.client.delete_parameter(Name=self.name)
+            call("ssm:DeleteParameter", self.client.delete_parameter, Name=self.name)
         return current
 
     def release(self) -> str | None:
@@ -207,25 +201,18 @@ class DeployLock:
             return f"the deploy lock {self.name} was already gone (someone broke it)"
         if current.token != held.token:
             return f"the deploy lock is now held by {current.describe()}: left in place"
-        with calling("ssm:DeleteParameter"):
-            self.client.delete_parameter(Name=self.name)
+        call("ssm:DeleteParameter", self.client.delete_parameter, Name=self.name)
         return None
 
     def _create(self, holder: Holder) -> bool:
         try:
-            self.client.put_parameter(
-                Name=self.name,
-                Value=json.dumps(asdict(holder)),
-                Type="String",
-                Overwrite=False,
-                Description="fab deploy lock: free it with fab unlock only if the run that holds it is dead",
-            )
-        except ClientError as err:
-            if error_code(err) == "ParameterAlreadyExists":
+            call("ssm:PutParameter", self.client.put_parameter, Name=self.name, Value=json.dumps(asdict(holder)),
+                 Type="String", Overwrite=False,
+                 Description="fab deploy lock: free it with fab unlock only if the run that holds it is dead")
+        except AwsError as err:
+            if err.code == "ParameterAlreadyExists":
                 return False
-            raise translate(err, "ssm:PutParameter") from err
-        except BotoCoreError as err:
-            raise translate(err, "ssm:PutParameter") from err
+            raise
         return True
 
 

@@ -205,18 +205,15 @@ def console_url(region: str, account: str, repository: str, digest: str) -> str:
 
 def image_link(ecr: Any, repository: str, tag: str, region: str | None = None) -> str:
     """The ECR console URL of `repository:tag` (one `ecr:DescribeImages` call); a `DeployError` when unknown."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from .aws import error_code, translate
+    from .aws import AwsError, call
 
     try:
-        response = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
-    except ClientError as err:
-        if error_code(err) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+        response = call("ecr:DescribeImages", ecr.describe_images, repositoryName=repository,
+                        imageIds=[{"imageTag": tag}])
+    except AwsError as err:
+        if err.code in ("ImageNotFoundException", "RepositoryNotFoundException"):
             raise DeployError(f"image {repository}:{tag} not found in ECR") from None
-        raise translate(err, "ecr:DescribeImages") from None
-    except BotoCoreError as err:
-        raise translate(err, "ecr:DescribeImages") from None
+        raise
     details = response.get("imageDetails") or []
     if not details:
         raise DeployError(f"image {repository}:{tag} not found in ECR")
@@ -227,15 +224,12 @@ def image_link(ecr: Any, repository: str, tag: str, region: str | None = None) -
 def quick_ecr_client(region: str | None) -> Any:
     """An ECR client that gives up fast (short timeouts, one retry): for a lookup that is only nice to have."""
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError
 
-    from .aws import connect, translate
+    from .aws import calling, connect
 
     config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
-    try:
+    with calling("ecr:DescribeImages"):
         return connect(region).session.client("ecr", config=config)
-    except BotoCoreError as err:
-        raise translate(err, "ecr:DescribeImages") from None
 
 
 def register(
