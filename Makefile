@@ -34,7 +34,7 @@ demo: install
 sandbox: install
 	$(BIN)/python -m sandbox --scenario $(SCENARIO)
 
-# `make bench`: issue 7's benchmark (bench/): `fab` against the sandbox, side by side with the AWS CLI and
+# `make bench`: the benchmark (bench/): `fab` against the sandbox, side by side with the AWS CLI and
 # ecs-deploy; prints the tables and writes bench/results.json. About 8 minutes; not part of `make test`.
 .PHONY: bench
 

@@ -1,6 +1,6 @@
 """Seed the emulated AWS with what a real account would hold before a deploy, through the AWS API itself.
 
-Assumptions (moto 5.2.5, see shared/notes/field-notes.md): ECR derives an image digest from its layer digests,
+Assumptions (moto 5.2.5): ECR derives an image digest from its layer digests,
 so the two builds get different layers; `run_task` with awsvpc needs the default VPC's subnets and security
 group; every container definition needs `memory`. Services start as a finished rollout (COMPLETED, all tasks
 running) through `EcsEmulator.settle`, since moto leaves a new service IN_PROGRESS forever.
@@ -173,7 +173,7 @@ def _task_definition(family: str, image: str, command: list[str], prefix: str, a
                 "name": settings.CONTAINER,
                 "image": image,
                 "essential": True,
-                "memory": 512,  # moto's run_task needs it (field notes, gap 2)
+                "memory": 512,  # moto's run_task fails on a container definition without memory or memoryReservation
                 "command": command,
                 "logConfiguration": {
                     "logDriver": "awslogs",

@@ -158,7 +158,7 @@ class Sandbox:
 
     def fabric_config(self, *, timeout: float | None = None, poll_interval: float = 1.0,
                       parallel: int | None = None) -> dict[str, Any]:
-        """The `deploy` config (issue 2's keys) for environment `demo` against this sandbox."""
+        """The `deploy` config for environment `demo` against this sandbox."""
         if timeout is None:
             timeout = max(30.0, 5 * (self.options.migration_seconds + self.options.rollout_seconds))
         assert self.world is not None, "start() first"
