@@ -55,8 +55,10 @@ class Sandbox:
         *,
         say: Callable[[str], None] | None = None,
         show_ecs: bool = True,
+        real_time: bool = True,
     ) -> None:
         self.options = options or settings.Options()
+        self._real_time = real_time  # False: ECS moves only when the caller calls `emulator.advance(seconds)`
         self._say = say or (lambda line: None)
         self._show_ecs = show_ecs
         self._moto: ThreadedMotoServer | None = None
@@ -91,7 +93,8 @@ class Sandbox:
             )
             self._emulator.install()
             self._emulator.settle()
-            self._emulator.run_in_real_time()
+            if self._real_time:
+                self._emulator.run_in_real_time()
             self.faults.set(self.options.fault_rules())
             self.faults.latency = self.options.latency
             self._sleuth = SleuthStandIn(

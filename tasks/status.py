@@ -14,7 +14,7 @@ from .core.errors import DeployError
     }
 )
 def status(c, env=None, all=False, json_=False):
-    """Show the release tag, the previous image, each service's deployments and events, and the deploy lock."""
+    """Show the release tag, the previous image, what each service runs, its deployments and events, and the lock."""
     with boundary():
         config = settings(c)
         if all == bool(env):

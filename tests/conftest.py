@@ -58,6 +58,7 @@ RECORDED_ACTIONS: set[str] = set()
 
 
 _SDK = tuple(str(Path(module.__file__).parent) for module in (botocore, __import__("boto3")))
+_CREDENTIALS = str(Path("botocore") / "credentials.py")
 
 
 def _record_product_call(model: Any, **_: Any) -> None:
@@ -65,6 +66,8 @@ def _record_product_call(model: Any, **_: Any) -> None:
     package (not a test, not the ECS emulator that a test's fake clock runs from inside the code's waits)."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_SDK):
+        if frame.f_code.co_filename.endswith(_CREDENTIALS):
+            return  # the SDK getting credentials (AssumeRoleWithWebIdentity): the trust policy's business
         frame = frame.f_back
     if frame is not None and frame.f_code.co_filename.startswith(PRODUCT):
         RECORDED_ACTIONS.add(f"{model.service_model.signing_name}:{model.name}")

@@ -31,10 +31,25 @@ def test_list_shows_the_tasks_without_importing_boto3_or_requests():
     assert "HEAVY: []" in result.stdout
 
 
-@pytest.mark.parametrize("task", ["deploy", "retag", "migrate", "restart"])
+TASKS = ["check", "deploy", "image-tag", "migrate", "notify", "restart", "retag", "rollback", "status", "unlock"]
+
+
+def test_the_list_names_every_task_with_its_summary(capsys):
+    code, out, _ = fab(capsys, "--list")
+    assert code == 0
+    names = [line.split()[0] for line in out.splitlines()[2:] if line.startswith("  ") and line[2] != " "]
+    assert names == TASKS
+    for name in TASKS:  # each with the first line of its docstring, wrapped
+        summary = out.split(f"  {name} ", 1)[1].split("\n  ", 1)[0]
+        assert len(summary.strip()) > 20, name
+
+
+@pytest.mark.parametrize("task", TASKS)
 def test_every_task_and_flag_has_help(capsys, task):
     code, out, _ = fab(capsys, "--help", task)
     assert code == 0
+    assert out.startswith(f"Usage: fab [--core-opts] {task} [--options]")
+    assert out.split("Docstring:")[1].split("Options:")[0].strip()  # what it does, in a sentence
     options = out.split("Options:")[1].strip().splitlines()
     flags = [line for line in options if line.strip().startswith("-")]
     assert flags and all(len(line.split("  ")) > 1 and line.split("  ")[-1].strip() for line in flags)

@@ -1,7 +1,8 @@
 """The sandbox itself, driven with boto3 and plain HTTP as the deploy tasks would drive real AWS and Sleuth.
 
 Each test starts its own sandbox (moto's state is process-global) at a fast pace; waits poll with a deadline
-because the sandbox emulates real time.
+ECS's time moves only when a test calls `advance` (the sandbox's real-time thread is off here), so what is
+asserted never depends on this machine's speed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -34,7 +34,7 @@ def start() -> Iterator[Callable[..., Sandbox]]:
     started: list[Sandbox] = []
 
     def _start(scenario: str = "success", **options: Any) -> Sandbox:
-        sandbox = Sandbox(Options(scenario=scenario, **{**FAST, **options})).start()
+        sandbox = Sandbox(Options(scenario=scenario, **{**FAST, **options}), real_time=False).start()
         started.append(sandbox)
         return sandbox
 
@@ -52,15 +52,17 @@ def seeded() -> Iterator[Sandbox]:
         yield sandbox
 
 
-def wait_for(check: Callable[[], Any], seconds: float = 5.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
+STEP = 0.02  # emulated seconds per step: the pace of the sandbox's own real-time thread
+
+
+def advance_until(sandbox: Sandbox, check: Callable[[], Any], seconds: float = 5.0) -> Any:
+    """Move the emulated ECS on, a step at a time, until `check()` holds (at most `seconds` of emulated time)."""
+    for _ in range(int(seconds / STEP)):
         value = check()
         if value:
             return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting after {seconds}s: {check}")
-        time.sleep(0.02)
+        sandbox.emulator.advance(STEP)
+    raise AssertionError(f"still not so after {seconds}s of emulated time: {check}")
 
 
 def run_migration(sandbox: Sandbox) -> dict[str, Any]:
@@ -190,14 +192,16 @@ def test_migration_runs_logs_and_exits_0(start: Callable[..., Sandbox]) -> None:
 
     pace_before = state_manager.get_transition("ecs::task")
     sandbox = start(migration_seconds=1.0)
-    begun = time.monotonic()
     task = run_migration(sandbox)
-    # Describing a task does not hurry it along (moto alone steps it to STOPPED in four calls).
-    seen = [(describe_task(sandbox, task["taskArn"])["lastStatus"], time.monotonic() - begun) for _ in range(6)]
-    assert all(status != "STOPPED" or elapsed >= 1.0 for status, elapsed in seen), seen
-    assert sum(status != "STOPPED" for status, _ in seen) >= 5, seen
-    stopped = wait_for(lambda: (t := describe_task(sandbox, task["taskArn"]))["lastStatus"] == "STOPPED" and t)
-    assert time.monotonic() - begun >= 1.0
+    # Describing a task does not hurry it along (moto alone steps it to STOPPED in four calls): only time does.
+    assert [describe_task(sandbox, task["taskArn"])["lastStatus"] for _ in range(6)] == ["PROVISIONING"] * 6
+    sandbox.emulator.advance(0.5)
+    assert describe_task(sandbox, task["taskArn"])["lastStatus"] == "RUNNING"
+    sandbox.emulator.advance(0.45)
+    assert describe_task(sandbox, task["taskArn"])["lastStatus"] == "RUNNING"  # 0.95 s of its 1 s
+    sandbox.emulator.advance(0.05)
+    stopped = describe_task(sandbox, task["taskArn"])
+    assert stopped["lastStatus"] == "STOPPED"
     assert stopped["containers"][0]["exitCode"] == 0
     assert stopped["stopCode"] == "EssentialContainerExited"
     assert stopped["stoppedReason"] == "Essential container in task exited"
@@ -210,9 +214,11 @@ def test_migration_fails_scenario_exits_1_after_logging_the_error(start: Callabl
     sandbox = start("migration-fails")
     release_new_build(sandbox)
     task = run_migration(sandbox)
-    running = wait_for(lambda: (t := describe_task(sandbox, task["taskArn"]))["lastStatus"] == "RUNNING" and t)
+    running = advance_until(sandbox, lambda: (t := describe_task(sandbox, task["taskArn"]))["lastStatus"] == "RUNNING"
+                            and t)
     assert "exitCode" not in running["containers"][0]
-    stopped = wait_for(lambda: (t := describe_task(sandbox, task["taskArn"]))["lastStatus"] == "STOPPED" and t)
+    stopped = advance_until(sandbox, lambda: (t := describe_task(sandbox, task["taskArn"]))["lastStatus"] == "STOPPED"
+                            and t)
     assert stopped["containers"][0]["exitCode"] == 1
     lines = log_lines(sandbox, task["taskArn"])
     assert lines[-1].startswith("django.db.utils.OperationalError")
@@ -236,7 +242,7 @@ def test_rollout_completes_with_running_count_climbing_and_events(start: Callabl
             assert deployments[1]["id"] == old_id and deployments[1]["status"] == "ACTIVE"
         return deployments[0]["rolloutState"] == "COMPLETED"
 
-    wait_for(done)
+    advance_until(sandbox, done)
     assert {deployment_id for deployment_id, _, _ in seen} == {new_id}
     counts = [running for _, running, _ in seen]
     assert counts == sorted(counts) and 0 in counts and counts[-1] == 2
@@ -260,7 +266,7 @@ def test_rollout_fails_scenario_rolls_web_back_and_completes_worker(start: Calla
     release_new_build(sandbox)
     old_web = sandbox.services()["web"]["deployments"][0]["id"]
     new_web, new_worker = restart(sandbox, "web"), restart(sandbox, "worker")
-    wait_for(lambda: sandbox.emulator.idle())
+    advance_until(sandbox, lambda: sandbox.emulator.idle())
     services = sandbox.services()
     (web,) = services["web"]["deployments"]
     assert (web["id"], web["status"], web["rolloutState"]) == (old_web, "PRIMARY", "COMPLETED")
@@ -278,7 +284,7 @@ def test_tasks_stop_scenario_fails_deployments_with_cannot_pull_tasks(start: Cal
     sandbox = start("tasks-stop")
     release_new_build(sandbox)
     new_ids = {name: restart(sandbox, name) for name in ("web", "worker")}
-    wait_for(lambda: sandbox.emulator.idle())
+    advance_until(sandbox, lambda: sandbox.emulator.idle())
     services = sandbox.services()
     for name, new_id in new_ids.items():
         primary, old = services[name]["deployments"]
@@ -308,7 +314,7 @@ def test_a_deployment_runs_the_digest_its_tag_named_when_it_was_created(start: C
     release_new_build(sandbox)
     assert sandbox.running_images()["web"] == {world.current_digest: 2}  # nothing redeployed yet
     failed = restart(sandbox, "web")
-    wait_for(lambda: sandbox.emulator.idle())
+    advance_until(sandbox, lambda: sandbox.emulator.idle())
     assert sandbox.services()["web"]["deployments"][0]["rolloutState"] == "FAILED"
     assert {t["containers"][0]["imageDigest"] for t in stopped_tasks(sandbox, failed)} == {world.new_digest}
     ecr = sandbox.client("ecr")  # the tag back on the current build, then a new deployment
@@ -316,7 +322,7 @@ def test_a_deployment_runs_the_digest_its_tag_named_when_it_was_created(start: C
     ecr.put_image(repositoryName=world.repository, imageTag=settings.RELEASE_TAG,
                   imageManifest=image["images"][0]["imageManifest"])
     restart(sandbox, "web")
-    wait_for(lambda: sandbox.emulator.idle())
+    advance_until(sandbox, lambda: sandbox.emulator.idle())
     assert sandbox.services()["web"]["deployments"][0]["rolloutState"] == "COMPLETED"
     assert sandbox.running_images()["web"] == {world.current_digest: 2}
 
