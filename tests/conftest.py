@@ -101,8 +101,14 @@ def iam_problems(called: Iterable[str], *, whole_suite: bool) -> list[str]:
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
-    """The IAM policies against every call the suite saw the code make: a failure fails the run."""
+    """The IAM policies against every call the suite saw the code make: a failure fails the run.
+
+    With pytest-xdist each worker records its own calls and hands them to the controller, which checks them all.
+    """
     config = session.config
+    if hasattr(config, "workerinput"):  # an xdist worker: report, do not judge
+        config.workeroutput["iam_actions"] = sorted(RECORDED_ACTIONS)
+        return
     whole = (exitstatus == 0 and not session.shouldstop and not config.option.keyword
              and not config.option.markexpr and not config.getoption("deselect")
              and all(Path(arg).resolve() == ROOT / "tests" for arg in config.args))
@@ -114,6 +120,11 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         for problem in problems:
             reporter.write_line(f"IAM policy check: {problem}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist's controller: a worker is done; keep the calls it recorded."""
+    RECORDED_ACTIONS.update(getattr(node, "workeroutput", {}).get("iam_actions", ()))
 
 
 def manifest(number: int, media_type: str = "application/vnd.docker.distribution.manifest.v2+json") -> str:
@@ -163,7 +174,7 @@ class Clock:
 
 @pytest.fixture
 def clock() -> Clock:
-    from tasks.core.clock import FakeClock
+    from fakes import FakeClock
 
     return Clock(FakeClock())
 
@@ -190,19 +201,27 @@ CONFIG: dict[str, Any] = {
 }
 
 
+_CLIENTS: list[Any] = []
+
+
+def _world_clients() -> list[Any]:
+    """The test's own clients, made once: moto answers any client while a mock is active, whenever it was made
+    (making five clients costs more than the rest of a world)."""
+    if not _CLIENTS:
+        from tasks.core.aws import connect
+
+        session = connect(REGION).session  # shares the service models the code under test loads
+        _CLIENTS.extend(session.client(name) for name in ("ecr", "ecs", "logs", "ec2", "ssm"))
+    return _CLIENTS
+
+
 class World:
     """Emulated AWS with the team's resources; `emulator` plays ECS, and reads tell what a user would check."""
 
     def __init__(self) -> None:
         from sandbox.ecs import EcsEmulator
-        from tasks.core.aws import connect
 
-        session = connect(REGION).session  # shares the service models the code under test loads
-        self.ecr = session.client("ecr")
-        self.ecs = session.client("ecs")
-        self.logs = session.client("logs")
-        self.ec2 = session.client("ec2")
-        self.ssm = session.client("ssm")
+        self.ecr, self.ecs, self.logs, self.ec2, self.ssm = _world_clients()
         self.output: list[str] = []
         self.old_digest = self._push(1, OLD_SHA, "latest")
         self.new_digest = self._push(2, NEW_TAG, NEW_SHA)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tasks.core.clock import FakeClock, poll
+from fakes import FakeClock
+
+from tasks.core.clock import poll
 
 
 def ticks(work: list[float], *, interval: float, timeout: float) -> tuple[list[float], list[float]]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from fabric.main import make_program
+from fakes import FakeClock
 
 from tasks import _runtime
-from tasks.core.clock import FakeClock
 from tasks.core.config import check_tag
 from tasks.core.errors import DeployError
 from tasks.core.image_tag import PATTERN, image_tag

@@ -5,9 +5,9 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from fakes import FakeClock
 
 from tasks.core import migration
-from tasks.core.clock import FakeClock
 from tasks.core.ecs import Cluster, Container, LogSettings, TaskDefinition
 from tasks.core.errors import DeployError
 from tasks.core.logs import LogStream

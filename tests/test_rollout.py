@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 from botocore.stub import Stubber
+from fakes import FakeClock
 
 from tasks.core import rollout
-from tasks.core.clock import FakeClock
 from tasks.core.ecs import Cluster
 from tasks.core.errors import DeployError
 from tasks.core.rollout import Expectation

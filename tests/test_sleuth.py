@@ -15,10 +15,10 @@ import requests
 import responses
 import yaml
 from conftest import ACCOUNT, CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, REGION, fab
+from fakes import FakeClock
 from responses import matchers
 
 from tasks.core import planner, sleuth
-from tasks.core.clock import FakeClock
 from tasks.core.config import load_settings
 from tasks.core.errors import DeployError
 from tasks.core.executor import execute

@@ -1,6 +1,6 @@
 """Time, injected: every wait in the project goes through one `Clock`, the one `poll` loop and `Wait`.
 
-Tests pass a `FakeClock` whose `sleep` only advances its own time, so no test sleeps for real. A wait
+Tests pass a fake clock whose `sleep` only advances its own time, so no test sleeps for real. A wait
 outlasts transient AWS trouble: a read that is throttled, answered with a 5xx or dropped (after the SDK's
 own retries) is a missed poll, said once per outage and again when AWS answers; only the deadline ends a
 wait, and then the reason names the last error as well as the timeout.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
@@ -39,27 +39,6 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
-
-
-@dataclass
-class FakeClock:
-    """A clock for tests: `sleep` advances time instantly and records each call."""
-
-    start: datetime = field(default_factory=lambda: datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc))
-    elapsed: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def monotonic(self) -> float:
-        return self.elapsed
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.elapsed += seconds
-
-    def now(self) -> datetime:
-        from datetime import timedelta
-
-        return self.start + timedelta(seconds=self.elapsed)
 
 
 def poll(clock: Clock, *, interval: float, timeout: float) -> Iterator[float]:
