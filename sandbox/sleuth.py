@@ -72,16 +72,16 @@ class SleuthStandIn:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 stand_in._handle(self)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.path.split("?")[0] == RECORDS_PATH:
                     _reply(self, 200, json.dumps([asdict(r) for r in stand_in.records]), "application/json")
                 else:
                     _reply(self, 404, "Not found")
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # records are printed by the stand-in itself, without secrets
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)

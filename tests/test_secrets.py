@@ -113,7 +113,7 @@ def assert_clean(text: str) -> None:
 
 
 @pytest.mark.parametrize(("argv", "ecs", "answer", "status"), [p[1:] for p in PATHS], ids=[p[0] for p in PATHS])
-def test_no_secret_in_any_output(secrets_set, project, clock, capfd, argv, ecs, answer, status):  # noqa: F811
+def test_no_secret_in_any_output(secrets_set, project, clock, capfd, argv, ecs, answer, status):
     code, text, calls = run(secrets_set, clock, capfd, argv, ecs, answer)
     assert code == status, text[-2000:]
     assert_clean(text)
@@ -123,7 +123,7 @@ def test_no_secret_in_any_output(secrets_set, project, clock, capfd, argv, ecs, 
 
 @pytest.mark.parametrize(("argv", "ecs", "answer", "status"), [p[1:] for p in PATHS], ids=[p[0] for p in PATHS])
 def test_no_secret_in_any_output_with_debug(
-    secrets_set, project, clock, capfd, monkeypatch, argv, ecs, answer, status  # noqa: F811
+    secrets_set, project, clock, capfd, monkeypatch, argv, ecs, answer, status
 ):
     debug_logging(monkeypatch)
     code, text, _ = run(secrets_set, clock, capfd, ["--debug", *argv], ecs, answer)
@@ -134,7 +134,7 @@ def test_no_secret_in_any_output_with_debug(
 
 @pytest.mark.parametrize("argv", [["status", "--env", "staging"], ["check", "--env", "staging"],
                                   ["--dry", "rollback", "--env", "staging"]], ids=["status", "check", "rollback-dry"])
-def test_no_secret_in_the_other_tasks_output(secrets_set, project, clock, capfd, monkeypatch, argv):  # noqa: F811
+def test_no_secret_in_the_other_tasks_output(secrets_set, project, clock, capfd, monkeypatch, argv):
     debug_logging(monkeypatch)
     code, text, _ = run(secrets_set, clock, capfd, ["--debug", *argv], _nothing, (200, "Success"))
     # a rollback has nowhere to go in this world (no -previous yet): refused in one line, like any other
@@ -142,7 +142,7 @@ def test_no_secret_in_the_other_tasks_output(secrets_set, project, clock, capfd,
     assert_clean(text)
 
 
-def test_no_secret_when_sleuth_is_unconfigured_or_the_token_is_malformed(secrets_set, project, clock, capfd,  # noqa: F811
+def test_no_secret_when_sleuth_is_unconfigured_or_the_token_is_malformed(secrets_set, project, clock, capfd,
                                                                         monkeypatch):
     monkeypatch.setenv("SLEUTH_API_TOKEN", f"{FAKE_SLEUTH_TOKEN}\n")  # a trailing newline is only trimmed
     code, text, calls = run(secrets_set, clock, capfd, DEPLOY, _succeed, (200, "Success"))

@@ -360,7 +360,7 @@ def test_unconfigured_sleuth_is_a_plain_skip(world, clock, monkeypatch):
 # --- the command line ---------------------------------------------------------------------------------------
 
 
-def test_fab_deploy_exits_0_and_ends_with_the_warning_when_sleuth_refuses(world, project, capsys, clock):  # noqa: F811
+def test_fab_deploy_exits_0_and_ends_with_the_warning_when_sleuth_refuses(world, project, capsys, clock):
     with responses.RequestsMock() as sleuth_api:
         sleuth_api.post(ENDPOINT, status=401, body="Invalid access token", match=[BEARER])
         code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
@@ -375,7 +375,7 @@ def test_fab_deploy_exits_0_and_ends_with_the_warning_when_sleuth_refuses(world,
     assert last[2] == f"WARNING: register it later with: fab notify --sha {NEW_SHA} --env staging --tag {NEW_TAG}"
 
 
-def test_fab_deploy_ends_with_the_registration(world, project, capsys, clock):  # noqa: F811
+def test_fab_deploy_ends_with_the_registration(world, project, capsys, clock):
     with responses.RequestsMock() as sleuth_api:
         sleuth_api.post(ENDPOINT, body="Success", match=[BEARER])
         code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
@@ -383,7 +383,7 @@ def test_fab_deploy_ends_with_the_registration(world, project, capsys, clock):  
     assert out.rstrip("\n").splitlines()[-1] == f"Sleuth: registered {NEW_SHA} as a deploy to staging (acme/acme-app)"
 
 
-def test_fab_dry_deploy_shows_the_request_masked_and_sends_nothing(world, project, capsys):  # noqa: F811
+def test_fab_dry_deploy_shows_the_request_masked_and_sends_nothing(world, project, capsys):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as sleuth_api:
         sleuth_api.post(ENDPOINT, body="Success")
         code, out, _ = fab(capsys, "--dry", "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
@@ -393,7 +393,7 @@ def test_fab_dry_deploy_shows_the_request_masked_and_sends_nothing(world, projec
     assert FAKE_SLEUTH_TOKEN not in out
 
 
-def test_fab_with_the_apikey_scheme_shows_it_masked_and_sends_it(project, capsys, monkeypatch):  # noqa: F811
+def test_fab_with_the_apikey_scheme_shows_it_masked_and_sends_it(project, capsys, monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")  # no AWS needed without --tag
     (project / "fabric.yaml").write_text(yaml.safe_dump({"deploy": with_auth("apikey")}))
     code, out, _ = fab(capsys, "--dry", "notify", "--sha", NEW_SHA, "--env", "staging")
@@ -406,7 +406,7 @@ def test_fab_with_the_apikey_scheme_shows_it_masked_and_sends_it(project, capsys
     assert FAKE_SLEUTH_TOKEN not in out
 
 
-def test_fab_notify_alone_registers_without_aws(project, capsys, monkeypatch):  # noqa: F811
+def test_fab_notify_alone_registers_without_aws(project, capsys, monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")  # no AWS needed without --tag
     with responses.RequestsMock() as sleuth_api:
         sleuth_api.post(ENDPOINT, body="Success", match=[BEARER, matchers.json_params_matcher(
@@ -416,7 +416,7 @@ def test_fab_notify_alone_registers_without_aws(project, capsys, monkeypatch):  
     assert out.splitlines()[-1] == f"Sleuth: registered {NEW_SHA} as a deploy to staging (acme/acme-app)"
 
 
-def test_fab_notify_with_a_tag_links_the_image_or_goes_without(world, project, capsys):  # noqa: F811
+def test_fab_notify_with_a_tag_links_the_image_or_goes_without(world, project, capsys):
     with responses.RequestsMock() as sleuth_api:
         sleuth_api.post(ENDPOINT, body="Success")
         code, _, _ = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging", "--tag", NEW_TAG)
@@ -429,7 +429,7 @@ def test_fab_notify_with_a_tag_links_the_image_or_goes_without(world, project, c
                                    "acme-app:not-pushed not found in ECR")
 
 
-def test_fab_notify_exits_1_on_failure_and_on_missing_settings(project, capsys, monkeypatch):  # noqa: F811
+def test_fab_notify_exits_1_on_failure_and_on_missing_settings(project, capsys, monkeypatch):
     with responses.RequestsMock() as sleuth_api:
         sleuth_api.post(ENDPOINT, status=401, body="Invalid access token")
         code, _, err = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging")
