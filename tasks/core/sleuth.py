@@ -31,6 +31,7 @@ from typing import Any
 from .clock import Clock
 from .config import Environment, SleuthSettings
 from .errors import DeployError
+from .http import failure, one_line
 
 Say = Callable[[str], None]
 Post = Callable[..., Any]  # requests.post's shape
@@ -45,7 +46,6 @@ BACKOFF = (2.0, 4.0, 8.0)  # seconds before retry 1, 2, 3 when Sleuth does not s
 BUDGET = 30.0  # seconds: no retry starts that would end its wait beyond this since the first attempt
 _MESSAGE_LIMIT = 300
 _TAG_JUNK = re.compile(r"[^a-z0-9_-]+")
-_CONNECTION_PREFIX = re.compile(r"^\w+\([^)]*\): ")  # urllib3's "HTTPSConnection(host='...', port=443): "
 
 
 class Token:
@@ -280,25 +280,12 @@ def _answer(response: Any, token: Token) -> str:
 
 
 def _exception(err: Exception, token: Token) -> str:
-    """`ConnectionError: Failed to establish a new connection: [Errno 111] Connection refused`, not urllib3's
-    nest of wrapped exceptions: the innermost cause's own words."""
-    cause: BaseException = err
-    for _ in range(5):
-        inner = getattr(cause, "reason", None)
-        if not isinstance(inner, BaseException) and cause.args and isinstance(cause.args[0], BaseException):
-            inner = cause.args[0]
-        if not isinstance(inner, BaseException):
-            break
-        cause = inner
-    words = [arg for arg in cause.args if isinstance(arg, str)]
-    text = _CONNECTION_PREFIX.sub("", words[-1] if words else str(cause))
-    return _short(token.scrub(f"{type(err).__name__}: {text}"))
+    return _short(token.scrub(failure(err)))
 
 
 def _short(text: str) -> str:
     """One line, at most `_MESSAGE_LIMIT` characters (scrub before shortening: a cut token would not match)."""
-    text = " ".join(text.split())
-    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "..."
+    return one_line(text, _MESSAGE_LIMIT)
 
 
 def _advice(status: int, registration: Registration) -> str:
