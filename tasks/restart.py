@@ -20,13 +20,17 @@ def restart(c, env, service=None, timeout=None, break_lock=False):
         environ = environment(c, env)
         limit = seconds(timeout)
         from .core import planner
+        from .core.checks import restart_checks
         from .core.clock import duration
         from .core.plan import Plan
 
         with changing(c, environ, task="restart", timeout=limit, break_lock=break_lock) as target:
             step = planner.restart(target, service or ())
-            plan = Plan(title=f"restart {', '.join(step.services)} in {environ.name}", steps=[step])
-            took = run_plan(c, target, plan)
+            preflight = restart_checks(target, step.services)
+            preflight.require()
+            plan = Plan(title=f"restart {', '.join(step.services)} in {environ.name}", steps=[step],
+                        preflight=preflight.lines())
+            took = run_plan(c, target, plan, ["==> preflight", *preflight.lines()])
             if took is None:
                 return
             verdict = "every task checked" if step.verified else "NOT verified: see each service below"

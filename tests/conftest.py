@@ -33,6 +33,10 @@ OLD_SHA = "aaaaaaa"
 NEW_SHA = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 NEW_TAG = "20261126.060512-bbbbbbb"
 
+# How the team's services deploy: ECS rolling updates with the circuit breaker on, as ECS's console sets them up.
+ROLLING = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}, "maximumPercent": 200,
+           "minimumHealthyPercent": 100}
+
 MIGRATION_SECONDS = 12.0  # emulated: a migration takes about three polls at the config's 5 s
 ROLLOUT_SECONDS = 20.0
 
@@ -248,6 +252,8 @@ class World:
                     launchType="FARGATE",
                     networkConfiguration=self.network,
                 )
+                # moto 5.2.5's create_service drops deploymentConfiguration; its update_service keeps it
+                self.ecs.update_service(cluster=cluster, service=service, deploymentConfiguration=ROLLING)
         self._task_definition("acme-migrate", "app", prefix="migrate")
         self.emulator = EcsEmulator(
             self.backend, self.logs, scenario="success", migration_seconds=MIGRATION_SECONDS,

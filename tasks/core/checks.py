@@ -2,9 +2,14 @@
 
 Assumptions: a retag and restart only change what runs when every service's task definition names
 `repository:release_tag` (a task definition pinned to a digest or another tag silently ignores the
-retag), so that is checked, not assumed. `fab check` prints the list and fails on any failed item;
-`deploy` and `rollback` run the same list before they change anything, without the Sleuth item: a
-missing Sleuth setting is not worth refusing a release for, and their notify step says it once, at the end.
+retag), so that is checked, not assumed. Nor does a forced new deployment deploy every service: only the
+ECS deployment controller's rolling deployments are what this tool starts and follows, so a service that
+CodeDeploy or an external controller deploys, or that ECS deploys blue/green, linear or canary, is refused;
+settings that change how a rollout ends (no circuit breaker, CloudWatch alarms, no tasks) are said as
+warnings and notes under the item. `fab check` prints the list and fails on any failed item; `deploy` and
+`rollback` run the same list before they change anything, and `restart` the deployment item, without the
+Sleuth item: a missing Sleuth setting is not worth refusing a release for, and their notify step says it
+once, at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .aws import call
+from .clock import duration
 from .config import SleuthSettings
 from .ecr import reference_repository, reference_tag
 from .ecs import Service, TaskDefinition, arn_name
@@ -29,9 +35,12 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warnings: tuple[str, ...] = ()  # what may go wrong, said under the item without failing it
+    notes: tuple[str, ...] = ()  # what will go otherwise than a person may expect
 
-    def line(self) -> str:
-        return f"  [{'ok  ' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
+    def lines(self) -> list[str]:
+        return [f"  [{'ok  ' if self.ok else 'FAIL'}] {self.name}: {self.detail}",
+                *(f"  [warn] {line}" for line in self.warnings), *(f"  [note] {line}" for line in self.notes)]
 
 
 def _attempt(name: str, probe: Callable[[], str]) -> Check:
@@ -47,7 +56,7 @@ class Preflight:
     services: dict[str, Service]  # as read by the checks, so the plan does not read them again
 
     def lines(self) -> list[str]:
-        return [c.line() for c in self.checks]
+        return [line for c in self.checks for line in c.lines()]
 
     def require(self) -> None:
         """Raise when a check failed, naming each."""
@@ -74,6 +83,7 @@ def run_checks(target: Target, sleuth: SleuthSettings | None = None) -> Prefligh
 
     checks.append(_attempt("cluster and services", read_services))
     if services:
+        checks.append(deployments(target, services))
         definitions: dict[str, TaskDefinition] = {}
 
         def read_definitions() -> str:
@@ -94,6 +104,59 @@ def run_checks(target: Target, sleuth: SleuthSettings | None = None) -> Prefligh
     if sleuth is not None:
         checks.append(_attempt("sleuth", lambda: _sleuth(sleuth)))
     return Preflight(checks, services)
+
+
+def restart_checks(target: Target, services: dict[str, Service]) -> Preflight:
+    """What a restart needs checked of services already read: that this tool can deploy them."""
+    return Preflight([deployments(target, services)], services)
+
+
+def deployments(target: Target, services: dict[str, Service]) -> Check:
+    """Each service's deployment controller and configuration: refused where a forced new deployment is not how
+    it deploys (another controller) or not what this tool can follow (a strategy other than rolling); warnings
+    and notes where a rollout will end otherwise than a person may expect."""
+    where = f"deploy.environments.{target.env.name}.services"
+    timeout = duration(target.timeout)
+    refused, warnings, notes = [], [], []
+    for s in services.values():
+        if s.deployment_controller != "ECS":
+            refused.append(f"{s.name} uses the {s.deployment_controller} deployment controller: "
+                           f"{_OTHER_CONTROLLERS.get(s.deployment_controller, _UNKNOWN_CONTROLLER)}, or take it "
+                           f"out of {where}")
+            continue
+        if s.strategy != "ROLLING":
+            refused.append(f"{s.name} uses ECS's {s.strategy} deployment strategy, and this tool follows rolling "
+                           "deployments only (not yet traffic shifts, bake times and lifecycle hooks): deploy it with "
+                           f"`aws ecs update-service --force-new-deployment` and follow it in the ECS console, set "
+                           f"its strategy to ROLLING, or take it out of {where}")
+            continue
+        if not s.circuit_breaker:
+            warnings.append(f"{s.name} has no deployment circuit breaker: a rollout whose tasks keep failing runs "
+                            f"until the timeout ({timeout}) before it counts as failed and is put back; turn the "
+                            "circuit breaker on for the service")
+        if s.alarms:
+            bake = f" ({s.bake_minutes} min)" if s.bake_minutes is not None else " (ECS computes it from the alarms)"
+            notes.append(f"{s.name}'s deployments are watched by CloudWatch alarms ({', '.join(s.alarms)}): ECS waits "
+                         f"out a bake time{bake} after its new tasks are healthy before it calls a rollout COMPLETED; "
+                         f"the timeout ({timeout}) must cover it")
+        if s.desired == 0:
+            notes.append(f"{s.name} has desiredCount 0: its restart completes at once and starts no task; the new "
+                         "image runs once it is scaled up")
+    if refused:
+        return Check("deployments", False, "; ".join(refused))
+    breakers = ", circuit breaker on" if all(s.circuit_breaker for s in services.values()) else ""
+    return Check("deployments", True, f"{', '.join(services)}: rolling (ECS controller){breakers}",
+                 tuple(warnings), tuple(notes))
+
+
+# What to do instead, for a service that another deployment controller deploys.
+_OTHER_CONTROLLERS = {
+    "CODE_DEPLOY": "CodeDeploy replaces its tasks (blue/green), not a forced new deployment; deploy it with "
+                   "CodeDeploy (`aws deploy create-deployment`)",
+    "EXTERNAL": "its own deployment controller replaces its tasks through task sets, not a forced new deployment; "
+                "deploy it with that controller",
+}
+_UNKNOWN_CONTROLLER = "a forced new deployment is not how it deploys; deploy it the way its controller does"
 
 
 def _credentials(target: Target) -> str:

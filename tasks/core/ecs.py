@@ -1,8 +1,10 @@
 """ECS gateway: services and their deployments, task definitions, and one-off tasks, in the project's own types.
 
-Assumptions: Fargate services with the rolling deployment controller. `describe_services` takes at most 10
-services a call, so reads are chunked here and nowhere else. A service's deployment `id` (`ecs-svc/…`) is
-also the `startedBy` of the tasks it starts, which is how the stopped tasks of a failed rollout are found.
+Assumptions: Fargate services; each one's deployment controller and configuration are read here and judged
+by the preflight (checks.py): this tool follows the ECS controller's rolling deployments only.
+`describe_services` takes at most 10 services a call, so reads are chunked here and nowhere else. A
+service's deployment `id` (`ecs-svc/…`) is also the `startedBy` of the tasks it starts, which is how the
+stopped tasks of a failed rollout are found.
 """
 
 from __future__ import annotations
@@ -67,6 +69,28 @@ class Service:
 
     def deployment(self, deployment_id: str) -> Deployment | None:
         return next((d for d in self.deployments if d.id == deployment_id), None)
+
+    @property
+    def strategy(self) -> str:
+        """How the ECS controller replaces tasks: ROLLING (also when absent), BLUE_GREEN, LINEAR or CANARY."""
+        return str(self.deployment_configuration.get("strategy") or "ROLLING")
+
+    @property
+    def circuit_breaker(self) -> bool:
+        """ECS fails a rollout whose tasks keep failing to start (absent means off, as in ECS)."""
+        return bool((self.deployment_configuration.get("deploymentCircuitBreaker") or {}).get("enable"))
+
+    @property
+    def alarms(self) -> tuple[str, ...]:
+        """The CloudWatch alarms that judge its deployments; empty when they are off."""
+        alarms = self.deployment_configuration.get("alarms") or {}
+        return tuple(alarms.get("alarmNames") or ()) if alarms.get("enable") else ()
+
+    @property
+    def bake_minutes(self) -> int | None:
+        """`bakeTimeInMinutes` where the service sets one (ECS computes it from the alarms where it does not)."""
+        value = self.deployment_configuration.get("bakeTimeInMinutes")
+        return int(value) if value is not None else None
 
     @property
     def primary(self) -> Deployment | None:

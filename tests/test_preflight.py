@@ -1,0 +1,111 @@
+"""How each service deploys, judged before any change: the real `fab` against emulated AWS.
+
+A service that another deployment controller deploys (CodeDeploy, an external one), or that ECS deploys other
+than rolling, is refused by check, deploy, restart and rollback alike, with one line and no change; settings
+that change how a rollout ends are said under the preflight item, and the deploy goes on.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from conftest import CONFIG, NEW_SHA, NEW_TAG, ROLLING, fab
+
+DEPLOY = ("deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+
+
+def serve(project, services):
+    config = json.loads(json.dumps(CONFIG))
+    config["environments"]["staging"]["services"] = services
+    (project / "fabric.yaml").write_text(yaml.safe_dump({"deploy": config}))
+
+
+def add_service(world, name, controller):
+    world.ecs.create_service(cluster="acme-staging", serviceName=name, taskDefinition="acme-web", desiredCount=1,
+                             launchType="FARGATE", networkConfiguration=world.network,
+                             deploymentController={"type": controller})
+
+
+def unchanged(world, before):
+    return world.digest_of("latest") == world.old_digest and world.deployment_ids() == before and \
+        world.running_images() == {"web": {world.old_digest}, "worker": {world.old_digest}}
+
+
+OUT = "or take it out of deploy.environments.staging.services"
+
+
+@pytest.mark.parametrize(("controller", "instead"), [
+    ("CODE_DEPLOY", "CodeDeploy replaces its tasks (blue/green), not a forced new deployment; deploy it with "
+                    f"CodeDeploy (`aws deploy create-deployment`), {OUT}"),
+    ("EXTERNAL", "its own deployment controller replaces its tasks through task sets, not a forced new deployment; "
+                 f"deploy it with that controller, {OUT}"),
+])
+def test_a_service_another_controller_deploys_is_refused_by_every_task_before_any_change(
+        world, project, capsys, controller, instead):
+    add_service(world, "api", controller)
+    serve(project, ["web", "worker", "api"])
+    before = world.deployment_ids()
+    refusal = f"api uses the {controller} deployment controller: {instead}"
+
+    code, out, err = fab(capsys, "check", "--env", "staging")
+    assert code == 1
+    assert f"  [FAIL] deployments: {refusal}" in out.splitlines()
+    assert err == "error: 2 check(s) failed: deployments, sleuth\n"
+    for argv in (DEPLOY, ("restart", "--env", "staging"), ("rollback", "--env", "staging")):
+        code, out, err = fab(capsys, *argv)
+        assert (code, err) == (1, f"error: preflight failed: deployments: {refusal}\n"), argv
+        assert "Traceback" not in out + err
+    assert unchanged(world, before)
+    assert world.digest_of("latest-previous") is None
+
+
+@pytest.mark.parametrize("strategy", ["BLUE_GREEN", "LINEAR", "CANARY"])
+def test_a_service_ecs_deploys_blue_green_linear_or_canary_is_refused(world, project, capsys, strategy):
+    world.ecs.update_service(cluster="acme-staging", service="worker",
+                             deploymentConfiguration={**ROLLING, "strategy": strategy, "bakeTimeInMinutes": 15})
+    before = world.deployment_ids()
+    code, _, err = fab(capsys, *DEPLOY)
+    assert code == 1
+    assert err == (f"error: preflight failed: deployments: worker uses ECS's {strategy} deployment strategy, and this "
+                   "tool follows rolling deployments only (not yet traffic shifts, bake times and lifecycle hooks): "
+                   "deploy it with `aws ecs update-service --force-new-deployment` and follow it in the ECS console, "
+                   "set its strategy to ROLLING, or take it out of deploy.environments.staging.services\n")
+    assert unchanged(world, before)
+
+
+def test_no_circuit_breaker_alarms_and_no_tasks_are_said_and_the_deploy_goes_on(world, project, capsys):
+    world.ecs.update_service(cluster="acme-staging", service="web", deploymentConfiguration={
+        "maximumPercent": 200, "minimumHealthyPercent": 100,
+        "alarms": {"alarmNames": ["web-5xx", "web-latency"], "enable": True, "rollback": True}})
+    world.ecs.update_service(cluster="acme-staging", service="worker", desiredCount=0)
+
+    code, out, err = fab(capsys, *DEPLOY, "--timeout", "300")
+
+    assert (code, err) == (0, ""), err
+    preflight = out.splitlines()
+    assert "  [ok  ] deployments: web, worker: rolling (ECS controller)" in preflight
+    assert ("  [warn] web has no deployment circuit breaker: a rollout whose tasks keep failing runs until the "
+            "timeout (5m00s) before it counts as failed and is put back; turn the circuit breaker on for the "
+            "service") in preflight
+    assert ("  [note] web's deployments are watched by CloudWatch alarms (web-5xx, web-latency): ECS waits out a bake "
+            "time (ECS computes it from the alarms) after its new tasks are healthy before it calls a rollout "
+            "COMPLETED; the timeout (5m00s) must cover it") in preflight
+    assert ("  [note] worker has desiredCount 0: its restart completes at once and starts no task; the new image runs "
+            "once it is scaled up") in preflight
+    assert world.digest_of("latest") == world.new_digest
+    assert world.running_images() == {"web": {world.new_digest}, "worker": set()}
+
+
+def test_a_restart_shows_the_deployment_item_in_its_plan_and_its_run(world, project, capsys):
+    world.ecs.update_service(cluster="acme-staging", service="worker", deploymentConfiguration={})
+    code, out, _ = fab(capsys, "--dry", "restart", "--env", "staging", "--service", "worker")
+    assert code == 0
+    assert "Preflight:\n  [ok  ] deployments: worker: rolling (ECS controller)\n  [warn] worker has no deployment " \
+           "circuit breaker" in out
+    code, out, err = fab(capsys, "restart", "--env", "staging", "--service", "worker")
+    assert (code, err) == (0, "")
+    assert out.startswith("==> preflight\n  [ok  ] deployments: worker: rolling (ECS controller)\n  [warn] worker has "
+                          "no deployment circuit breaker: a rollout whose tasks keep failing runs until the timeout "
+                          "(10m00s)")
