@@ -106,10 +106,14 @@ def _handle_stop_signals() -> Callable[[], None]:
 
 
 def settings(c: InvokeContext) -> Settings:
+    """The validated settings; the variables smoke headers name become secrets that log output never shows."""
     from ._config_files import where
+    from ._secrets import mask_variables
     from .core.config import load_settings
 
-    return load_settings(c.config.get("deploy"), where(c.config))
+    loaded = load_settings(c.config.get("deploy"), where(c.config))
+    mask_variables(name for env in loaded.environments.values() if env.smoke for name in env.smoke.variables)
+    return loaded
 
 
 def environment(c: InvokeContext, name: str) -> Environment:
@@ -144,12 +148,14 @@ def connect(env: Environment, timeout: float | None = None) -> Target:
 
 @contextmanager
 def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", timeout: float | None = None,
-             break_lock: bool = False, waits: int = 1, put_back: bool = False) -> Iterator[Target]:
+             break_lock: bool = False, waits: int = 1, put_back: bool = False,
+             smoke: bool = False) -> Iterator[Target]:
     """A target for a task that changes the environment: the deploy lock is held, unless this is a dry run.
 
-    `waits`: how many waits of up to the timeout the task may make while it holds the lock, and `put_back`
-    whether a failure may add a put-back rollout (up to `Target.put_back_timeout`); with a margin, that is its
-    deadline, past which `--break-lock` may take the lock. The lock is released at the end, on failure, Ctrl-C
+    `waits`: how many waits of up to the timeout the task may make while it holds the lock, `put_back`
+    whether a failure may add a put-back rollout (up to `Target.put_back_timeout`), and `smoke` whether it
+    ends with the environment's smoke check (up to its own timeout); with a margin, that is its deadline, past
+    which `--break-lock` may take the lock. The lock is released at the end, on failure, Ctrl-C
     and SIGTERM alike. When releasing it fails, that is a warning saying the lock is still held and how to free
     it: the run's own outcome stays the last line.
     """
@@ -161,6 +167,8 @@ def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", ti
 
     lock = DeployLock(target.clients.ssm, env, target.clock)
     hold = budget(target.timeout, waits) + (target.put_back_timeout if put_back else 0)
+    if smoke and env.smoke is not None:
+        hold += env.smoke.timeout
     lock.acquire(task, sha, hold=hold, break_stale=break_lock)
     if lock.taken is not None:
         say(f"warning: --break-lock took over the deploy lock of {lock.locked_by(lock.taken)}")

@@ -11,7 +11,8 @@ contain a secret; this guards what libraries log.
 
 How: a log record factory, so it applies to every logger and every handler, whenever they were set up.
 Each record that is going to be emitted has its message (and traceback text) rewritten; `****` replaces:
-- the values of the secret environment variables below, and the token files' contents;
+- the values of the secret environment variables below, of those the config's smoke check headers name
+  (`${NAME}`), and the token files' contents;
 - the values of secret-bearing headers (`Authorization`, `X-Amz-Security-Token`, SSO and metadata tokens,
   cookies), `Bearer` tokens, `Credential=` key ids, and anything shaped like an AWS key id or a JWT;
 - the values of the credential fields of every credential exchange botocore makes (STS, SSO, SSO OIDC,
@@ -24,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterable
 from typing import Any
 
 MASK = "****"
@@ -73,11 +75,18 @@ _FORM_FIELD = re.compile(rf"(?<![\w-])((?:{_FIELD_NAMES})=)[^&\s'\",}}]+", re.IG
 
 _installed = False
 _file_cache: dict[str, tuple[tuple[int, int], str]] = {}
+_masked_variables: set[str] = set()  # named by the config: the variables smoke check headers read
+
+
+def mask_variables(names: Iterable[str]) -> None:
+    """Treat these environment variables' values as secrets too, from now on."""
+    _masked_variables.update(names)
 
 
 def known_secrets() -> list[str]:
-    """The secret values this process can know of: its secret variables and the token files' contents."""
-    values = [os.environ.get(name, "") for name in SECRET_VARIABLES]
+    """The secret values this process can know of: its secret variables, those the config names as secret,
+    and the token files' contents."""
+    values = [os.environ.get(name, "") for name in (*SECRET_VARIABLES, *sorted(_masked_variables))]
     values += [value for name, value in os.environ.items() if name.startswith(SECRET_VARIABLE_PREFIXES)]
     values += [_file_content(os.environ.get(name, "")) for name in SECRET_FILE_VARIABLES]
     # longest first, so a secret that contains another is masked whole

@@ -1,4 +1,5 @@
-"""`fab check`: the preflight checklist on its own; changes nothing, exit 1 on any failure."""
+"""`fab check`: the preflight checklist on its own, and one request to the smoke check's URL; changes nothing,
+exit 1 on any failure."""
 
 from invoke import task
 
@@ -8,13 +9,13 @@ from .core.errors import DeployError
 
 @task(help={"env": "environment to check"})
 def check(c, env):
-    """Check credentials, account, repository, cluster, services, task definitions, logs and Sleuth settings."""
+    """Check credentials, account, repository, services and how they deploy, logs, smoke URL and Sleuth settings."""
     with boundary():
         config = settings(c)
         environ = config.environment(env)
         from .core.checks import run_checks
 
-        preflight = run_checks(connect(environ), config.sleuth)
+        preflight = run_checks(connect(environ), config.sleuth, smoke=True)
         say(f"Preflight for {environ.name}:")
         for line in preflight.lines():
             say(line)

@@ -27,9 +27,9 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
         from .core.checks import run_checks
         from .core.sleuth import Notify
 
-        # it may wait for the migration and the rollout, and after a failure for the rollout back
+        # it may wait for the migration, the rollout and the smoke check, and after a failure for the rollout back
         with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock, waits=2,
-                      put_back=True) as target:
+                      put_back=True, smoke=True) as target:
             preflight = run_checks(target)
             notify = Notify.prepare(environ, config.sleuth, sha=sha, tag=tag, ecr=target.registry.client)
             plan = planner.deploy(target, sha=sha, tag=tag, preflight=preflight, notify=notify)

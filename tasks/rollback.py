@@ -23,8 +23,9 @@ def rollback(c, env, timeout=None, break_lock=False):
         from .core.sleuth import Notify
         from .core.steps.retag import Retag
 
-        # the rollout, and after a failure the rollout back
-        with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock, put_back=True) as target:
+        # the rollout and the smoke check, and after a failure the rollout back
+        with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock, put_back=True,
+                      smoke=True) as target:
             plan = planner.rollback(target, preflight=run_checks(target))
             move = plan.step(Retag)
             commit = planner.commit_of(target, move.source)

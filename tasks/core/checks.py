@@ -9,7 +9,8 @@ settings that change how a rollout ends (no circuit breaker, CloudWatch alarms, 
 warnings and notes under the item. `fab check` prints the list and fails on any failed item; `deploy` and
 `rollback` run the same list before they change anything, and `restart` the deployment item, without the
 Sleuth item: a missing Sleuth setting is not worth refusing a release for, and their notify step says it
-once, at the end.
+once, at the end. Nor do they ask the smoke check's URL: before a deploy or a rollback, what runs may
+rightly be what fails it; `fab check` asks it once.
 """
 
 from __future__ import annotations
@@ -65,10 +66,11 @@ class Preflight:
             raise DeployError("preflight failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
 
 
-def run_checks(target: Target, sleuth: SleuthSettings | None = None) -> Preflight:
+def run_checks(target: Target, sleuth: SleuthSettings | None = None, *, smoke: bool = False) -> Preflight:
     """Every item, in the order a person would fix them; later items are skipped when their basis failed.
 
-    `sleuth` None leaves the Sleuth settings out: a deploy's notify step says it once, at the end.
+    `sleuth` None leaves the Sleuth settings out: a deploy's notify step says it once, at the end. `smoke`
+    asks the environment's smoke check once, where it has one (only `fab check` does).
     """
     env = target.env
     checks = [_attempt("credentials", lambda: _credentials(target))]
@@ -101,6 +103,8 @@ def run_checks(target: Target, sleuth: SleuthSettings | None = None) -> Prefligh
         if definitions:
             checks.append(_attempt("log groups", lambda: _log_groups(target, definitions.values())))
             checks.append(_attempt("services run the release tag", lambda: _runs_release_tag(target, definitions)))
+    if smoke and env.smoke is not None:
+        checks.append(_attempt("smoke check", lambda: _smoke(target)))
     if sleuth is not None:
         checks.append(_attempt("sleuth", lambda: _sleuth(sleuth)))
     return Preflight(checks, services)
@@ -206,6 +210,18 @@ def _runs_release_tag(target: Target, definitions: dict[str, TaskDefinition]) ->
             f"{env.repository}:{env.release_tag}"
         )
     return f"all run {env.repository}:{env.release_tag}"
+
+
+def _smoke(target: Target) -> str:
+    from .smoke import Probe
+
+    probe = Probe.prepare(target.env)
+    answer = probe.ask()
+    if answer.status != probe.settings.expect:
+        raise DeployError(f"GET {probe.settings.url} answered {answer}, not {probe.settings.expect}: a deploy "
+                          f"would fail its smoke check unless the new version answers {probe.settings.expect} within "
+                          f"{duration(probe.settings.timeout)}")
+    return f"GET {probe.settings.url} answered {answer}"
 
 
 def _sleuth(settings: SleuthSettings) -> str:

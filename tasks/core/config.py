@@ -32,6 +32,8 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _REPOSITORY = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
+# `${NAME}` in a smoke header's value: the value of environment variable NAME, read when a task uses it.
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ON_FAILURE = ("restore", "leave")  # the first is the default
 SMOKE_TIMEOUT = 120.0
 
@@ -48,12 +50,21 @@ class MigrateSettings:
 
 @dataclass(frozen=True)
 class SmokeSettings:
-    """A request made after a deploy to check the application answers: `url` must answer `expect`."""
+    """A request made after a deploy to check the application answers: `url` must answer `expect`.
+
+    Header values are kept as written: a `${NAME}` in one is read from the environment only by the task that
+    makes the request (smoke.py), so a variable that only production's CI sets does not break a staging run.
+    """
 
     url: str  # http:// or https://
     expect: int = 200
     timeout: float = SMOKE_TIMEOUT  # seconds
     headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The environment variables the header values name, in order, each once."""
+        return tuple(dict.fromkeys(name for value in self.headers.values() for name in VARIABLE.findall(value)))
 
 
 @dataclass(frozen=True)
@@ -286,6 +297,9 @@ def _smoke(raw: Any, path: tuple[str, ...], problem: _Problems) -> SmokeSettings
         if not str(value).isprintable():
             # the value may be a secret: say what is wrong without showing it
             raise problem(where, f"{_key(where)} holds a line break or a control character: give it on one line")
+        if "${" in VARIABLE.sub("", str(value)):
+            raise problem(where, f"{_key(where)} holds a malformed ${{...}}: write ${{NAME}} for the value of the "
+                                 "environment variable NAME (letters, digits and '_', not starting with a digit)")
         checked[str(header)] = str(value)
     return SmokeSettings(
         url=url,

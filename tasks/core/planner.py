@@ -4,7 +4,9 @@ Assumptions: the environment's services run `repository:release_tag`, so moving 
 deployment is what puts a new image in front of users (ECS resolves a tag to a digest per deployment).
 Before the release tag moves, the digest it named is recorded in ECR as `<release_tag>-previous`, so a
 rollback from any machine can find it. A dry run renders the plan after all of these reads, so it catches a
-missing image, service or permission without changing anything.
+missing image, service or permission without changing anything. Where the environment has a smoke check, it
+follows the restart, and the variables its headers name are read while planning: a missing one is refused
+before any change.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from .ecs import Service
 from .errors import DeployError
 from .plan import Plan
 from .rollout import Expectation
+from .smoke import Probe
 from .steps import Step
 from .steps.migrate import Migrate
 from .steps.restart import Restart
 from .steps.retag import Retag
+from .steps.smoke import Smoke
 from .target import Target
 
 
@@ -35,10 +39,12 @@ def deploy(
     command: Sequence[str] | None = None,
     notify: Step | None = None,
 ) -> Plan:
-    """Retag, migrate, restart (and notify). With a `preflight`, any failed check stops the deploy here."""
+    """Retag, migrate, restart, the smoke check where the environment has one (and notify). With a
+    `preflight`, any failed check stops the deploy here."""
     env = target.env
     if preflight is not None:
         preflight.require()
+    check = smoke(target)
     move = retag(target, tag)
     # the sha is what Sleuth is told was deployed: the image's own tags must not name another commit
     detail = target.registry.describe(move.source.digest)
@@ -47,6 +53,8 @@ def deploy(
     restart = Restart(services, expect=Expectation(env.repository, move.source.digest),
                       restore=Expectation(env.repository, move.current.digest) if move.current else None)
     steps: list[Step] = [move, migrate(target, services, command), restart]
+    if check is not None:
+        steps.append(check)
     if notify is not None:
         steps.append(notify)
     return Plan(
@@ -60,14 +68,16 @@ def deploy(
 
 
 def rollback(target: Target, preflight: Preflight | None = None) -> Plan:
-    """Move the release tag back to `<release_tag>-previous` and restart; no migration (the app's own job).
+    """Move the release tag back to `<release_tag>-previous`, restart, and run the smoke check where the
+    environment has one; no migration (the app's own job).
 
-    A rollback that fails is put back like a deploy: the release tag and the services return to the image
-    they ran before the rollback started.
+    A rollback that fails (its smoke check included) is put back like a deploy: the release tag and the
+    services return to the image they ran before the rollback started.
     """
     env = target.env
     if preflight is not None:
         preflight.require()
+    check = smoke(target)
     previous = target.registry.find(env.previous_tag)
     if previous is None:
         raise DeployError(
@@ -84,9 +94,12 @@ def rollback(target: Target, preflight: Preflight | None = None) -> Plan:
     services = _services(target, preflight)
     restart = Restart(services, expect=Expectation(env.repository, previous.digest),
                       restore=Expectation(env.repository, current.digest) if current else None)
+    steps: list[Step] = [Retag(env, previous, current, record_previous=False), restart]
+    if check is not None:
+        steps.append(check)
     return Plan(
         title=f"roll back {env.name} to {env.repository}:{env.previous_tag}",
-        steps=[Retag(env, previous, current, record_previous=False), restart],
+        steps=steps,
         facts=["no migration runs: reversing a migration is the application's own job",
                *_facts(target, previous, services)],
         preflight=preflight.lines() if preflight else [],
@@ -112,6 +125,13 @@ def migrate(target: Target, services: dict[str, Service], command: Sequence[str]
     if not command:
         return Migrate(env, None)
     return Migrate(env, migration.resolve(env, target.cluster, services, command))
+
+
+def smoke(target: Target) -> Smoke | None:
+    """The environment's smoke check, its header values read from the environment now (before any change)."""
+    if target.env.smoke is None:
+        return None
+    return Smoke(Probe.prepare(target.env), interval=target.interval)
 
 
 def restart(target: Target, only: Sequence[str] = ()) -> Restart:
@@ -175,5 +195,6 @@ def summary(target: Target, plan: Plan, seconds: float, *, what: str) -> list[st
     move, restart = plan.step(Retag), plan.step(Restart)
     verdict = (f"verified: every service runs {move.source.short_digest}" if restart.verified
                else "NOT verified: see each service below")
+    checked = [step.report() for step in plan.steps if isinstance(step, Smoke)]
     return [f"{what} in {duration(seconds)}: {env.repository}:{env.release_tag} = {move.source.digest} "
-            f"(tag {move.source.tag}); {verdict}", *restart.report()]
+            f"(tag {move.source.tag}); {verdict}", *restart.report(), *checked]
