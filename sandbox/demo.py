@@ -1,9 +1,10 @@
 """`make demo [SCENARIO=...]`: start the sandbox, run a real `fab deploy` against it, show what happened.
 
-Exit status: 0 when the deploy ended the way the scenario means it to, 1 otherwise. For `success` and
-`flaky-aws` that is `fab` exiting 0 with the release tag on the new build, every service's tasks on it and
-Sleuth told; for a fault scenario it is `fab` exiting 1 with the release tag back on the current build, every
-service's tasks back on it once ECS settles, and Sleuth told nothing. So `make demo SCENARIO=worker-fails`
+Exit status: 0 when the deploy ended the way the scenario means it to, 1 otherwise. For `success`,
+`flaky-aws` and `smoke-ready` that is `fab` exiting 0 with the release tag on the new build, every service's
+tasks on it and Sleuth told; for a fault scenario (a refusal by the preflight included) it is `fab` exiting 1
+with the release tag back on (or still on) the current build, every service's tasks on it once ECS settles,
+and Sleuth told nothing. So `make demo SCENARIO=worker-fails`
 exits 0 after showing a failed deploy being put back, and a demo that exits 1 means the deploy tasks (or the
 sandbox) misbehaved; the last line says which check failed and `fab`'s own status.
 """
@@ -23,7 +24,8 @@ from . import settings
 from .fab import run_fab
 from .stack import Sandbox
 
-SUCCEEDS = ("success", "flaky-aws")
+SUCCEEDS = ("success", "flaky-aws", "smoke-ready")
+REFUSED = ("code-deploy",)  # the preflight refuses the deploy: nothing is changed, so nothing is put back
 
 
 def deploy_arguments(world: Any, options: settings.Options | None = None) -> list[str]:
@@ -33,7 +35,12 @@ def deploy_arguments(world: Any, options: settings.Options | None = None) -> lis
     return arguments
 
 
-def service_states(sandbox: Sandbox, before: dict[str, str]) -> dict[str, str]:
+def deployment_ids(sandbox: Sandbox) -> dict[str, str | None]:
+    """Each service's PRIMARY deployment id (None for one another controller deploys: it has none)."""
+    return {name: s["deployments"][0]["id"] if s["deployments"] else None for name, s in sandbox.services().items()}
+
+
+def service_states(sandbox: Sandbox, before: dict[str, str | None]) -> dict[str, str]:
     """Each service's deployments, in words, against the PRIMARY deployment ids it had before the deploy."""
     states = {}
     for name, service in sandbox.services().items():
@@ -42,7 +49,8 @@ def service_states(sandbox: Sandbox, before: dict[str, str]) -> dict[str, str]:
             age = "old" if d["id"] == before.get(name) else "new"
             counts = f"{d['runningCount']}/{d['desiredCount']} running"
             parts.append(f"{d['status']} {age} {d['id']} {d.get('rolloutState', '?')} ({counts})")
-        states[name] = "; ".join(parts)
+        controller = service.get("deploymentController", {}).get("type", "ECS")
+        states[name] = "; ".join(parts) or f"no deployments: the {controller} controller deploys it"
     return states
 
 
@@ -101,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         world = sandbox.world
         assert world is not None
         config_path, _ = sandbox.write_files(Path(tmp), poll_interval=args.poll_interval)
-        before = {name: s["deployments"][0]["id"] for name, s in sandbox.services().items()}
+        before = deployment_ids(sandbox)
         print(
             f"   emulated AWS on {sandbox.aws_endpoint}, Sleuth stand-in on {sandbox.sleuth_url}\n"
             f"   ECR {world.repository}: {settings.RELEASE_TAG} is build {world.current_sha}; "
@@ -130,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problems:
         print(f"== DEMO FAILED (fab exit status {run.exit_code}): " + "; ".join(problems), flush=True)
         return 1
-    outcome = "succeeded" if options.scenario in SUCCEEDS else "failed, as this scenario means it to, and was undone"
+    outcome = ("succeeded" if options.scenario in SUCCEEDS else "was refused before any change, as this scenario "
+               "means it to" if options.scenario in REFUSED else "failed, as this scenario means it to, and was undone")
     print(f"== fab exit status {run.exit_code}: the deploy {outcome}. Demo OK.", flush=True)
     return 0
 

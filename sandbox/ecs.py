@@ -267,15 +267,40 @@ class EcsEmulator:
         """Exceptions the background thread hit (a broken emulator must fail tests, not hang them)."""
         return list(self._errors)
 
+    def running_digests(self) -> dict[str, dict[str | None, int]]:
+        """Each service's tasks that run now, by the image digest they run: what an application's health URL
+        would reflect (the sandbox's stand-in for it reads this)."""
+        with self._lock:
+            tasks = [t for listed in self.backend.tasks.values() for t in listed.values()]
+        running: dict[str, dict[str | None, int]] = {name.split(":", 1)[1]: {} for name in self.backend.services}
+        for task in tasks:
+            group = task.group or ""
+            service = group.split(":", 1)[1] if group.startswith("service:") else None
+            if service in running and task.desired_status == "RUNNING" and task.last_status == "RUNNING":
+                digest = task.containers[0].image_digest if task.containers else None
+                running[service][digest] = running[service].get(digest, 0) + 1
+        return running
+
     def idle(self) -> bool:
         """True when no migration is running and no rollout is moving."""
         with self._lock:
             return not self._migrations and not self._rollouts
 
     def settle(self) -> None:
-        """Put every service in the state of a finished rollout: one COMPLETED deployment, all tasks running."""
+        """Put every service in the state of a finished rollout: one COMPLETED deployment, all tasks running.
+
+        A service that another controller deploys (CODE_DEPLOY, EXTERNAL) has no deployments (moto, like ECS,
+        lists none for it): its tasks run under a task set of its own, as CodeDeploy's would.
+        """
         with self._lock:
             for service in self.backend.services.values():
+                if not service.deployments:
+                    task_set = {"id": _deployment_id(), "taskDefinition": service.task_definition,
+                                "desiredCount": service.desired_count}
+                    self._digests[task_set["id"]] = self.resolve(service.task_definition)
+                    self._run_tasks(service, task_set)
+                    service.running_count, service.pending_count = service.desired_count, 0
+                    continue
                 now = utcnow()
                 deployment = dict(service.deployments[0])
                 deployment.update(

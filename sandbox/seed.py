@@ -76,11 +76,13 @@ def image_manifest(build: str) -> str:
     )
 
 
-def seed(clients: Any, services: Mapping[str, int] = settings.SERVICES) -> World:
+def seed(clients: Any, services: Mapping[str, int] = settings.SERVICES, *,
+         controllers: Mapping[str, str] | None = None, circuit_breaker: bool = True) -> World:
     """Create the repository, images, cluster, task definitions, services and log group.
 
     `clients(name)` returns a boto3 client for the emulated AWS; `services` maps each service's name to its
-    desired task count.
+    desired task count, `controllers` a service to its deployment controller where it is not ECS, and
+    `circuit_breaker` whether the services' deployments have one (with rollback).
     """
     account = clients("sts").get_caller_identity()["Account"]
     ecr, ecs, ec2, logs = clients("ecr"), clients("ecs"), clients("ec2"), clients("logs")
@@ -122,6 +124,11 @@ def seed(clients: Any, services: Mapping[str, int] = settings.SERVICES) -> World
         (settings.MIGRATION_TASK_DEFINITION, ["python", "manage.py", "help"], "migrate"),
     ):
         ecs.register_task_definition(**_task_definition(family, image, command, prefix, account))
+    deployment = {
+        "deploymentCircuitBreaker": {"enable": circuit_breaker, "rollback": circuit_breaker},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+    }
     for name, desired in services.items():
         ecs.create_service(
             cluster=settings.CLUSTER,
@@ -130,12 +137,11 @@ def seed(clients: Any, services: Mapping[str, int] = settings.SERVICES) -> World
             desiredCount=desired,
             launchType="FARGATE",
             networkConfiguration=network,
-            deploymentConfiguration={
-                "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-                "maximumPercent": 200,
-                "minimumHealthyPercent": 100,
-            },
+            deploymentController={"type": (controllers or {}).get(name, "ECS")},
+            deploymentConfiguration=deployment,
         )
+        # moto 5.2.5's create_service drops deploymentConfiguration; its update_service keeps it
+        ecs.update_service(cluster=settings.CLUSTER, service=name, deploymentConfiguration=deployment)
     return World(
         account=account,
         region=settings.REGION,

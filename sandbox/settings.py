@@ -40,7 +40,9 @@ SLEUTH_DEPLOYMENT = "sandbox-app"
 FAKE_AWS_ACCESS_KEY_ID = "AKIASANDBOXFAKEKEY42"
 FAKE_AWS_SECRET_ACCESS_KEY = "sandboxFakeSecretAccessKeyNotReal0000042"
 FAKE_SLEUTH_API_TOKEN = "sandbox-fake-sleuth-token-not-a-secret-42"
-SECRETS = (FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_SLEUTH_API_TOKEN)
+FAKE_SMOKE_TOKEN = "sandbox-fake-health-url-token-not-a-secret-42"  # the health URL's Bearer token
+SMOKE_TOKEN_VARIABLE = "SMOKE_TOKEN"  # fabric.yaml's smoke header reads it: Authorization: Bearer ${SMOKE_TOKEN}
+SECRETS = (FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_SLEUTH_API_TOKEN, FAKE_SMOKE_TOKEN)
 # The sandbox's own look inside (seeding, tests reading state back) signs with this key, so the faults and the
 # latency it plays are only ever seen by the tool under test.
 INSPECTOR_ACCESS_KEY_ID = "AKIASANDBOXINSPECTOR"
@@ -58,7 +60,15 @@ SCENARIOS = {
     "they outlast the timeout; the deploy puts everything back",
     "flaky-aws": "everything works, but AWS throttles DescribeTasks, answers GetLogEvents with 503 and drops "
     "DescribeServices connections, each for several polls in a row",
+    "smoke-fails": "both rollouts complete, but the health URL answers 500 while the new build runs: the smoke "
+    "check fails and the deploy puts everything back",
+    "smoke-ready": "the health URL answers 503 until every task runs the new build, then 200: the deploy succeeds",
+    "code-deploy": "web is deployed by CodeDeploy (the CODE_DEPLOY controller): preflight refuses the deploy "
+    "before any change",
 }
+# How the application's health URL answers, per scenario (sandbox/health.py); the smoke check is configured in
+# the generated fabric.yaml for these scenarios only.
+HEALTH = {"smoke-fails": "fails-on-new", "smoke-ready": "ready-on-new"}
 # Failures belong to the new build's image only: a put-back on the old image works, as it would in ECS.
 FLAKY_AWS = (
     Fault("ecs:DescribeTasks", "throttle", count=6, after=2),
@@ -97,3 +107,25 @@ class Options:
 
     def fault_rules(self) -> tuple[Fault, ...]:
         return self.faults or (FLAKY_AWS if self.scenario == "flaky-aws" else ())
+
+    @property
+    def health(self) -> str:
+        """How the health URL answers (sandbox/health.py)."""
+        return HEALTH.get(self.scenario, "healthy")
+
+    @property
+    def smoke(self) -> bool:
+        """Whether the generated config has a smoke check."""
+        return self.scenario in HEALTH
+
+    @property
+    def controllers(self) -> dict[str, str]:
+        """Services another deployment controller deploys: service -> CODE_DEPLOY (default: ECS for all)."""
+        if self.scenario != "code-deploy":
+            return {}
+        return {"web" if "web" in self.services else next(iter(self.services)): "CODE_DEPLOY"}
+
+    @property
+    def circuit_breaker(self) -> bool:
+        """The services' deployment circuit breaker; off where a rollout is meant to hang until the timeout."""
+        return self.scenario != "rollout-hangs"

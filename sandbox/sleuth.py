@@ -15,8 +15,10 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .local_http import LocalServer, reply
 
 PATH = re.compile(r"^/api/1/deployments/(?P<org>[^/]+)/(?P<deployment>[^/]+)/register_deploy/?$")
 SECRET_HEADERS = ("authorization", "cookie", "x-api-key", "proxy-authorization")
@@ -50,18 +52,14 @@ class SleuthStandIn:
     ) -> None:
         self._token = token
         self._failures_left = failures
-        self._port = port
         self._say = say
         self._lock = threading.Lock()
         self._records: list[Registration] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LocalServer("sleuth", get=self._list, post=self._handle, port=port)
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     @property
     def records(self) -> list[Registration]:
@@ -69,35 +67,17 @@ class SleuthStandIn:
             return list(self._records)
 
     def start(self) -> SleuthStandIn:
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                stand_in._handle(self)
-
-            def do_GET(self) -> None:
-                if self.path.split("?")[0] == RECORDS_PATH:
-                    _reply(self, 200, json.dumps([asdict(r) for r in stand_in.records]), "application/json")
-                else:
-                    _reply(self, 404, "Not found")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # records are printed by the stand-in itself, without secrets
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-sleuth", daemon=True
-        )
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.stop()
+
+    def _list(self, request: BaseHTTPRequestHandler) -> None:
+        if request.path.split("?")[0] == RECORDS_PATH:
+            reply(request, 200, json.dumps([asdict(r) for r in self.records]), "application/json")
+        else:
+            reply(request, 404, "Not found")
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
@@ -136,13 +116,4 @@ class SleuthStandIn:
         shown = (json.dumps(body, sort_keys=True) if isinstance(body, dict) else repr(body)).replace(self._token, "***")
         token = "valid token" if authorized else "missing or wrong token"
         self._say(f"Sleuth stand-in: POST {path} ({token}) -> {status} {answer}; body {shown}")
-        _reply(request, status, answer)
-
-
-def _reply(request: BaseHTTPRequestHandler, status: int, text: str, content_type: str = "text/plain") -> None:
-    data = text.encode()
-    request.send_response(status)
-    request.send_header("Content-Type", content_type)
-    request.send_header("Content-Length", str(len(data)))
-    request.end_headers()
-    request.wfile.write(data)
+        reply(request, status, answer)

@@ -1,10 +1,11 @@
-"""The sandbox as one object: emulated AWS, the ECS emulator and the Sleuth stand-in, started and stopped together.
+"""The sandbox as one object: emulated AWS, the ECS emulator, and stand-ins for Sleuth and for the application's
+health URL, started and stopped together.
 
 Assumptions: moto's server runs in this process (`ThreadedMotoServer`) because the ECS emulator changes moto's
 backend objects directly. moto's backends are process-global, so one sandbox runs per process at a time, and
 it resets moto's state when it starts and when it stops. Everything listens on 127.0.0.1 only. The values a
-client needs (endpoint, region, fake credentials, Sleuth token) come from `environment()`; the fake secrets
-are written to `sandbox.env`, never printed.
+client needs (endpoint, region, fake credentials, Sleuth and health URL tokens) come from `environment()`; the
+fake secrets are written to `sandbox.env`, never printed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from . import settings
 from .api_calls import ApiCalls
 from .ecs import EcsEmulator
 from .faults import Faults
+from .health import HealthStandIn
 from .seed import World, seed
 from .sleuth import Registration, SleuthStandIn
 
@@ -43,7 +45,7 @@ CLEARED_VARIABLES = (
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 )
-SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SLEUTH_API_TOKEN")
+SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SLEUTH_API_TOKEN", settings.SMOKE_TOKEN_VARIABLE)
 
 
 class Sandbox:
@@ -64,6 +66,7 @@ class Sandbox:
         self._moto: ThreadedMotoServer | None = None
         self._emulator: EcsEmulator | None = None
         self._sleuth: SleuthStandIn | None = None
+        self._health: HealthStandIn | None = None
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self.world: World | None = None
@@ -81,7 +84,8 @@ class Sandbox:
         self._moto.start()
         try:
             self.api_calls.install(self._moto, self.faults.middleware)
-            self.world = seed(self.client, self.options.services)
+            self.world = seed(self.client, self.options.services, controllers=self.options.controllers,
+                              circuit_breaker=self.options.circuit_breaker)
             self._emulator = EcsEmulator(
                 ecs_backends[self.world.account][self.world.region],
                 self.client("logs"),
@@ -103,6 +107,14 @@ class Sandbox:
                 port=self.options.sleuth_port,
                 say=self._say,
             ).start()
+            self._health = HealthStandIn(
+                mode=self.options.health,
+                token=settings.FAKE_SMOKE_TOKEN,
+                running=self._emulator.running_digests,
+                new_digest=self.world.new_digest,
+                build_of=self.build_of,
+                say=self._say,
+            ).start()
         except BaseException:
             self.stop()
             raise
@@ -115,6 +127,9 @@ class Sandbox:
         if self._sleuth is not None:
             self._sleuth.stop()
             self._sleuth = None
+        if self._health is not None:
+            self._health.stop()
+            self._health = None
         if self._moto is not None:
             _stop_promptly(self._moto)
             self._moto = None
@@ -140,8 +155,18 @@ class Sandbox:
         assert self._sleuth is not None, "start() first"
         return self._sleuth.url
 
+    @property
+    def health_url(self) -> str:
+        assert self._health is not None, "start() first"
+        return self._health.url
+
+    @property
+    def health(self) -> HealthStandIn:
+        assert self._health is not None, "start() first"
+        return self._health
+
     def environment(self) -> dict[str, str]:
-        """The variables that point boto3 (and so `fab`) and the Sleuth client at the sandbox."""
+        """The variables that point boto3 (and so `fab`), the Sleuth client and the smoke check at the sandbox."""
         return {
             "AWS_ENDPOINT_URL": self.aws_endpoint,
             "AWS_REGION": settings.REGION,
@@ -151,6 +176,7 @@ class Sandbox:
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_MAX_ATTEMPTS": "2",  # moto answers its own bugs with 500: do not retry them for long
             "SLEUTH_API_TOKEN": settings.FAKE_SLEUTH_API_TOKEN,
+            settings.SMOKE_TOKEN_VARIABLE: settings.FAKE_SMOKE_TOKEN,
         }
 
     def process_environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -160,11 +186,19 @@ class Sandbox:
         return env
 
     def fabric_config(self, *, timeout: float | None = None, poll_interval: float = 1.0,
-                      parallel: int | None = None) -> dict[str, Any]:
-        """The `deploy` config for environment `demo` against this sandbox."""
+                      parallel: int | None = None, smoke_timeout: float | None = None) -> dict[str, Any]:
+        """The `deploy` config for environment `demo` against this sandbox; with a smoke check of the health URL
+        where the scenario plays one (`smoke_timeout`, default twice a rollout's time)."""
         if timeout is None:
             timeout = max(30.0, 5 * (self.options.migration_seconds + self.options.rollout_seconds))
         assert self.world is not None, "start() first"
+        smoke = {}
+        if self.options.smoke:
+            smoke = {"smoke": {
+                "url": self.health_url,
+                "timeout": smoke_timeout or max(1.0, 2 * self.options.rollout_seconds),
+                "headers": {"Authorization": f"Bearer ${{{settings.SMOKE_TOKEN_VARIABLE}}}"},
+            }}
         return {
             "deploy": {
                 "repository": self.world.repository,
@@ -182,6 +216,7 @@ class Sandbox:
                             "task_definition": self.world.migration_task_definition,
                             "container": settings.CONTAINER,
                         },
+                        **smoke,
                     }
                 },
                 "sleuth": {
@@ -200,8 +235,8 @@ class Sandbox:
 
     def env_file(self) -> str:
         lines = [
-            "# Source this file to point boto3, fab and the Sleuth client at the sandbox.",
-            "# The AWS keys and the Sleuth token are fake: only the sandbox accepts them.",
+            "# Source this file to point boto3, fab, the Sleuth client and the smoke check at the sandbox.",
+            "# The AWS keys and the tokens are fake: only the sandbox accepts them.",
             "unset " + " ".join(CLEARED_VARIABLES),
             *(f"export {name}={value}" for name, value in self.environment().items()),
         ]
