@@ -22,13 +22,14 @@ from sandbox import SECRETS, Options, Sandbox, settings
 from sandbox.demo import deploy_arguments
 from sandbox.ecs import CIRCUIT_BREAKER_REASON, ROLLBACK_STOP_REASON, migration_lines
 from sandbox.fab import FabRun, run_fab
+from sandbox.health import FAILURE as HEALTH_FAILURE
 from sandbox.seed import World
 from sandbox.sleuth import Registration
 
 PACE = {"migration_seconds": 0.3, "rollout_seconds": 0.5}
 POLL_INTERVAL = 0.05
 TIMEOUT = 15
-FAULTS = ("migration-fails", "rollout-fails", "worker-fails", "tasks-stop", "rollout-hangs")
+FAULTS = ("migration-fails", "rollout-fails", "worker-fails", "tasks-stop", "rollout-hangs", "smoke-fails")
 ROLLOUT_FAULTS = FAULTS[1:]
 PREVIOUS = settings.RELEASE_TAG + "-previous"
 
@@ -48,6 +49,7 @@ class Deploy:
     registrations: list[Registration]
     running_images: dict[str, dict[str, int]]  # service -> digest its running tasks run -> how many
     faults_played: list[tuple[str, str]]
+    health_answers: list[int]  # what the application's health URL answered, in order
 
     def tail(self, count: int) -> str:
         return "\n".join(self.run.lines[-count:])
@@ -93,6 +95,7 @@ def run_deploy(scenario: str, *, dry: bool = False, sleuth_failures: int = 0) ->
             registrations=sandbox.registrations,
             running_images=sandbox.running_images(),
             faults_played=list(sandbox.faults.played),
+            health_answers=sandbox.health.answers,
         )
 
 
@@ -200,7 +203,7 @@ def test_a_failed_deploy_leaves_production_as_it_was_and_tells_sleuth_nothing(
     assert "==> putting demo back as it was" in d.run.output
     assert any(line.startswith("==> put back in ") for line in d.run.lines), d.run.output
     assert f"release tag: {w.repository}:latest = {w.current_digest[: len('sha256:') + 12]}, as before" in d.run.output
-    first = "migrate failed" if scenario == "migration-fails" else "restart failed"
+    first = {"migration-fails": "migrate failed", "smoke-fails": "smoke failed"}.get(scenario, "restart failed")
     assert d.last_line.startswith(f"error: {first}: "), d.last_line
 
 
@@ -279,10 +282,59 @@ def test_reads_that_fail_for_several_polls_are_outlasted_and_the_deploy_succeeds
     assert [r.status for r in d.registrations] == [200]
 
 
+def test_a_health_url_that_fails_on_the_new_build_puts_it_back_with_the_last_answer(
+        deploy: Callable[..., Deploy]) -> None:
+    """Both rollouts COMPLETED (ECS's health checks passed); the application answered 500 until the smoke
+    timeout. The release tag and every service are back on the build they ran (asserted for every fault above)."""
+    d = deploy("smoke-fails")
+    assert d.health_answers and set(d.health_answers) == {500}
+    assert d.last_line.startswith("error: smoke failed: http://127.0.0.1:"), d.last_line
+    assert "/health did not answer 200 within 1.0s (" in d.last_line
+    assert d.last_line.endswith(f"the last answer: 500 Internal Server Error: build {d.world.new_sha}: "
+                                f"{HEALTH_FAILURE} (web on {d.world.new_sha}, worker on {d.world.new_sha})")
+
+
+def test_a_health_url_that_answers_only_the_new_build_lets_the_deploy_through(deploy: Callable[..., Deploy]) -> None:
+    d = deploy("smoke-ready")
+    w = d.world
+    assert d.run.exit_code == 0, d.run.output
+    assert d.health_answers[-1] == 200
+    assert d.tags["latest"] == w.new_digest
+    assert d.running_images == {"web": {w.new_digest: 2}, "worker": {w.new_digest: 1}}
+    assert [r.status for r in d.registrations] == [200]
+    smoke, sleuth = d.run.lines[-2:]
+    assert smoke.startswith("  smoke check: http://127.0.0.1:") and " answered 200 after " in smoke
+    assert sleuth.startswith(f"Sleuth: registered {w.new_sha}")
+
+
+def test_a_service_codedeploy_deploys_is_refused_by_check_and_deploy_and_nothing_changes() -> None:
+    with Sandbox(Options(scenario="code-deploy", **PACE)) as sandbox, \
+            tempfile.TemporaryDirectory(prefix="e2e-") as directory:
+        world = sandbox.world
+        assert world is not None
+        config, _ = sandbox.write_files(directory, poll_interval=POLL_INTERVAL, timeout=TIMEOUT)
+        tags, services = sandbox.image_tags(), sandbox.services()
+        check = run_fab(sandbox, config, ["check", "--env", settings.ENVIRONMENT], timeout=60)
+        deploy = run_fab(sandbox, config, deploy_arguments(world), timeout=60)
+        for run in (check, deploy):
+            assert run.exit_code == 1, run.output
+            assert "Traceback" not in run.output
+        assert ("[FAIL] deployments: web uses the CODE_DEPLOY deployment controller: CodeDeploy replaces its tasks "
+                "(blue/green), not a forced new deployment") in check.output
+        assert check.lines[-1] == "error: 1 check(s) failed: deployments"
+        assert deploy.lines == ["error: preflight failed: deployments: web uses the CODE_DEPLOY deployment "
+                                "controller: CodeDeploy replaces its tasks (blue/green), not a forced new deployment; "
+                                "deploy it with CodeDeploy (`aws deploy create-deployment`), or take it out of "
+                                "deploy.environments.demo.services"]
+        assert sandbox.image_tags() == tags and sandbox.services() == services
+        assert sandbox.emulator.started_deployments == [] and sandbox.registrations == []
+        assert sandbox.running_images() == {"web": {world.current_digest: 2}, "worker": {world.current_digest: 1}}
+
+
 # --- every run --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scenario", ("success", "flaky-aws", *FAULTS))
+@pytest.mark.parametrize("scenario", ("success", "flaky-aws", "smoke-ready", *FAULTS))
 def test_no_output_contains_a_credential(deploy: Callable[..., Deploy], scenario: str) -> None:
     output = deploy(scenario).run.output
     assert not [secret for secret in SECRETS if secret in output]
