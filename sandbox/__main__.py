@@ -77,7 +77,7 @@ def describe(sandbox: Sandbox, config_path: Path, env_path: Path) -> str:
 Sandbox running, scenario {opts.scenario}: {settings.SCENARIOS[opts.scenario]}.
   emulated AWS     {sandbox.aws_endpoint}  (moto; account {world.account}, {world.region})
   Sleuth stand-in  {sandbox.sleuth_url}  (503 for the first {opts.sleuth_failures} requests; GET /_sandbox/requests)
-  health URL       {sandbox.health_url}  ({opts.health}; wants Authorization: Bearer ${settings.SMOKE_TOKEN_VARIABLE})
+  health URL       {sandbox.health.url}  ({opts.health}; wants Authorization: Bearer ${settings.SMOKE_TOKEN_VARIABLE})
   ECR {world.repository}: {settings.RELEASE_TAG} -> {world.current_sha} ({tags.get(settings.RELEASE_TAG)}), \
 new build {world.new_sha} ({world.new_digest})
   ECS cluster {world.cluster}: services {services}; migration task definition {world.migration_task_definition}

@@ -29,7 +29,7 @@ FAILURE = 'ProgrammingError: column "orders_invoice.tax_rate" does not exist'
 Running = Callable[[], Mapping[str, Mapping[str | None, int]]]
 
 
-class HealthStandIn:
+class HealthStandIn(LocalServer):
     """`start()` serves `GET /health` on 127.0.0.1; `answers` lists the statuses it gave, in order."""
 
     def __init__(
@@ -54,23 +54,16 @@ class HealthStandIn:
         self._lock = threading.Lock()
         self._answers: list[int] = []
         self._said: tuple[int, str] | None = None
-        self._server = LocalServer("health", get=self._handle, port=port)
+        super().__init__("health", get=self._handle, port=port)
 
     @property
     def url(self) -> str:
-        return self._server.url + PATH
+        return super().url + PATH
 
     @property
     def answers(self) -> list[int]:
         with self._lock:
             return list(self._answers)
-
-    def start(self) -> HealthStandIn:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
 
     def answer(self) -> tuple[int, str]:
         """(status, body) for what runs now."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Handle = Callable[[BaseHTTPRequestHandler], None]
 
 
 class LocalServer:
-    """`start()` serves `get` and `post` (each given the request) on 127.0.0.1 in a thread; `stop()` ends it."""
+    """`start()` serves `get` and `post` (each given the request) on 127.0.0.1 in a thread; `stop()` ends it.
+    A stand-in is one of these, with its own handlers."""
 
     def __init__(self, name: str, *, get: Handle | None = None, post: Handle | None = None, port: int = 0) -> None:
         self.name = name
@@ -31,7 +32,7 @@ class LocalServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> LocalServer:
+    def start(self) -> Self:
         server = self
 
         class Handler(BaseHTTPRequestHandler):

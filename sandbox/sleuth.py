@@ -39,7 +39,7 @@ class Registration:
     status: int  # what the stand-in answered
 
 
-class SleuthStandIn:
+class SleuthStandIn(LocalServer):
     """`start()` serves on 127.0.0.1 in a thread; `records` lists what arrived; `stop()` shuts it down."""
 
     def __init__(
@@ -55,23 +55,12 @@ class SleuthStandIn:
         self._say = say
         self._lock = threading.Lock()
         self._records: list[Registration] = []
-        self._server = LocalServer("sleuth", get=self._list, post=self._handle, port=port)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
+        super().__init__("sleuth", get=self._list, post=self._handle, port=port)
 
     @property
     def records(self) -> list[Registration]:
         with self._lock:
             return list(self._records)
-
-    def start(self) -> SleuthStandIn:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
 
     def _list(self, request: BaseHTTPRequestHandler) -> None:
         if request.path.split("?")[0] == RECORDS_PATH:

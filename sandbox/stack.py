@@ -156,11 +156,6 @@ class Sandbox:
         return self._sleuth.url
 
     @property
-    def health_url(self) -> str:
-        assert self._health is not None, "start() first"
-        return self._health.url
-
-    @property
     def health(self) -> HealthStandIn:
         assert self._health is not None, "start() first"
         return self._health
@@ -195,7 +190,7 @@ class Sandbox:
         smoke = {}
         if self.options.smoke:
             smoke = {"smoke": {
-                "url": self.health_url,
+                "url": self.health.url,
                 "timeout": smoke_timeout or max(1.0, 2 * self.options.rollout_seconds),
                 "headers": {"Authorization": f"Bearer ${{{settings.SMOKE_TOKEN_VARIABLE}}}"},
             }}
