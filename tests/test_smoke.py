@@ -222,3 +222,7 @@ def test_header_values_name_variables_and_a_malformed_reference_is_refused():
         assert str(caught.value) == ("deploy.environments.staging.smoke.headers.Authorization holds a malformed "
                                      "${...}: write ${NAME} for the value of the environment variable NAME (letters, "
                                      "digits and '_', not starting with a digit)")
+    with pytest.raises(DeployError) as caught:
+        load_settings(config(url=f"{URL}?token=${{SMOKE_TOKEN}}"))
+    assert str(caught.value) == ("deploy.environments.staging.smoke.url holds a ${...}: only header values read "
+                                 "environment variables (the URL is printed); send a token in a header")

@@ -279,6 +279,9 @@ def _smoke(raw: Any, path: tuple[str, ...], problem: _Problems) -> SmokeSettings
     if url is None:
         raise problem((*path, "url"), f"missing {_key(path)}.url: give the URL to check after a deploy, "
                                       "e.g. https://staging.example.com/health")
+    if "${" in url:  # the URL is printed (plan, answers, errors): a token there would be shown
+        raise problem((*path, "url"), f"{_key(path)}.url holds a ${{...}}: only header values read environment "
+                                      "variables (the URL is printed); send a token in a header")
     expect = raw.get("expect", 200)
     if isinstance(expect, str) and expect.strip().isdigit():
         expect = int(expect)
