@@ -9,9 +9,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, TypeVar
 
 Handle = Callable[[BaseHTTPRequestHandler], None]
+S = TypeVar("S", bound="LocalServer")  # a stand-in's `start()` returns the stand-in (typing.Self is 3.11+)
 
 
 class LocalServer:
@@ -32,7 +33,7 @@ class LocalServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> Self:
+    def start(self: S) -> S:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
