@@ -116,7 +116,7 @@ def settings(c: InvokeContext) -> Settings:
     return loaded
 
 
-def environment(c: InvokeContext, name: str) -> Environment:
+def environment_named(c: InvokeContext, name: str) -> Environment:
     return settings(c).environment(name)
 
 
@@ -131,16 +131,16 @@ def seconds(value: Any) -> float | None:
     return parse_seconds(value, "--timeout")
 
 
-def connect(env: Environment, timeout: float | None = None) -> Target:
+def open_target(env: Environment, timeout: float | None = None) -> Target:
     """`env`, connected: boto3 clients from boto3's own configuration, the real clock.
 
     Refuses credentials of another account than the environment's `account` before anything else.
     """
-    from .core.aws import connect as aws_connect
+    from .core.aws import clients_for
     from .core.identity import caller_identity, guard_account
     from .core.target import Target
 
-    target = Target.connect(env, aws_connect(env.region), make_clock(), say, timeout)
+    target = Target.build(env, clients_for(env.region), make_clock(), say, timeout)
     if env.account:
         guard_account(caller_identity(target.clients.sts), env)
     return target
@@ -159,7 +159,7 @@ def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", ti
     and SIGTERM alike. When releasing it fails, that is a warning saying the lock is still held and how to free
     it: the run's own outcome stays the last line.
     """
-    target = connect(env, timeout)
+    target = open_target(env, timeout)
     if is_dry(c):
         yield target
         return

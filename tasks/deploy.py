@@ -19,26 +19,26 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
     with boundary():
         from .core.config import check_release_source, check_sha
         config = settings(c)
-        environ = config.environment(env)
+        environment = config.environment(env)
         sha = check_sha(sha)
-        tag = check_release_source(tag or sha, environ)
+        tag = check_release_source(tag or sha, environment)
         limit = seconds(timeout)
         from .core import planner
         from .core.checks import run_checks
         from .core.sleuth import Notify
 
         # it may wait for the migration, the rollout and the smoke check, and after a failure for the rollout back
-        with changing(c, environ, task="deploy", sha=sha, timeout=limit, break_lock=break_lock, waits=2,
+        with changing(c, environment, task="deploy", sha=sha, timeout=limit, break_lock=break_lock, waits=2,
                       put_back=True, smoke=True) as target:
             preflight = run_checks(target)
-            notify = Notify.prepare(environ, config.sleuth, sha=sha, tag=tag, ecr=target.registry.client)
+            notify = Notify.prepare(environment, config.sleuth, sha=sha, tag=tag, ecr=target.registry.client)
             plan = planner.deploy(target, sha=sha, tag=tag, preflight=preflight, notify=notify)
-            intro = [f"Deploying {sha} ({environ.repository}:{tag}) to {environ.name}", *plan.notices,
+            intro = [f"Deploying {sha} ({environment.repository}:{tag}) to {environment.name}", *plan.notices,
                      "==> preflight", *preflight.lines()]
             took = run_plan(c, target, plan, intro)
             if took is None:
                 return
-            for line in planner.summary(target, plan, took, what=f"deployed {sha} to {environ.name}"):
+            for line in planner.summary(target, plan, took, what=f"deployed {sha} to {environment.name}"):
                 say(line)
             for line in notify.report():  # the last lines: the Sleuth registration, or the warning
                 say(line)

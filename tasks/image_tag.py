@@ -13,6 +13,6 @@ from ._runtime import boundary, say
 def image_tag(c, sha):
     """Print the image tag for SHA built now: YYYYMMDD.HHMMSS-<short sha>, in UTC."""
     with boundary():
-        from .core import image_tag as tags
+        from .core.build_tag import build_tag
 
-        say(tags.image_tag(sha, _runtime.make_clock().now()))
+        say(build_tag(sha, _runtime.make_clock().now()))

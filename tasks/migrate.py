@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, run_plan, say, seconds
+from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment_named, run_plan, say, seconds
 from .core.errors import DeployError
 
 
@@ -18,24 +18,25 @@ def migrate(c, env, command=None, timeout=None, break_lock=False):
     """Run the database migration as a one-off Fargate task on the current release image."""
     with boundary():
         from .core.config import parse_command
-        environ = environment(c, env)
-        words = parse_command(command) if command else (environ.migrate.command if environ.migrate else None)
+        environment = environment_named(c, env)
+        words = parse_command(command) if command else (environment.migrate.command if environment.migrate else None)
         if not words:
             raise DeployError(
-                f"no migration command for environment {environ.name!r}: pass --command or set migrate.command"
+                f"no migration command for environment {environment.name!r}: pass --command or set migrate.command"
             )
         limit = seconds(timeout)
         from .core import planner
         from .core.plan import Plan
 
-        with changing(c, environ, task="migrate", timeout=limit, break_lock=break_lock) as target:
+        with changing(c, environment, task="migrate", timeout=limit, break_lock=break_lock) as target:
             image = planner.release_image(target)
-            step = planner.migrate(target, target.cluster.services(environ.services[:1]), words)
+            step = planner.migrate(target, target.cluster.services(environment.services[:1]), words)
             plan = Plan(
-                title=f"migrate {environ.name}",
+                title=f"migrate {environment.name}",
                 steps=[step],
-                facts=[f"image: {environ.repository}:{environ.release_tag} = {image.digest}"],
+                facts=[f"image: {environment.repository}:{environment.release_tag} = {image.digest}"],
             )
             if run_plan(c, target, plan) is None:
                 return
-            say(f"migrated {environ.name} on {environ.repository}:{environ.release_tag} ({image.short_digest})")
+            release = f"{environment.repository}:{environment.release_tag}"
+            say(f"migrated {environment.name} on {release} ({image.short_digest})")

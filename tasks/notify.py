@@ -8,7 +8,7 @@ anyway. Without --tag there is no AWS call at all: registering needs only Sleuth
 from invoke import task
 
 from . import _runtime
-from ._runtime import boundary, environment, is_dry, say, settings, show_plan
+from ._runtime import boundary, environment_named, is_dry, say, settings, show_plan
 from .core.errors import DeployError
 
 
@@ -23,20 +23,21 @@ def notify(c, sha, env, tag=None):
     """Register a deploy with Sleuth (token from SLEUTH_API_TOKEN); fab deploy does this itself."""
     with boundary():
         from .core.config import check_sha, check_tag
-        environ = environment(c, env)
+        environment = environment_named(c, env)
         sha = check_sha(sha)
         if tag:
             check_tag(tag)
         from .core.plan import Plan
         from .core.sleuth import Notify
 
-        step = Notify.prepare(environ, settings(c).sleuth, sha=sha, tag=tag or sha, find_image=bool(tag))
+        step = Notify.prepare(environment, settings(c).sleuth, sha=sha, tag=tag or sha, find_image=bool(tag))
         if step.registration is None:
             raise DeployError(step.missing[0])
         if step.link_problem:
             say(f"note: the registration goes without the ECR image link: {step.link_problem}")
         if is_dry(c):
-            show_plan(Plan(title=f"register {sha} with Sleuth as a deploy to {environ.name}", steps=[step]).render())
+            title = f"register {sha} with Sleuth as a deploy to {environment.name}"
+            show_plan(Plan(title=title, steps=[step]).render())
             return
         step.send(_runtime.make_clock(), say)  # looked up at call time: tests replace it
         if step.problem:

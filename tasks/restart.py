@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, run_plan, say, seconds
+from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment_named, run_plan, say, seconds
 
 
 @task(
@@ -17,23 +17,23 @@ from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment, run_plan
 def restart(c, env, service=None, timeout=None, break_lock=False):
     """Force a new deployment of the services and wait until every rollout completes."""
     with boundary():
-        environ = environment(c, env)
+        environment = environment_named(c, env)
         limit = seconds(timeout)
         from .core import planner
         from .core.checks import restart_checks
         from .core.clock import duration
         from .core.plan import Plan
 
-        with changing(c, environ, task="restart", timeout=limit, break_lock=break_lock) as target:
+        with changing(c, environment, task="restart", timeout=limit, break_lock=break_lock) as target:
             step = planner.restart(target, service or ())
             preflight = restart_checks(target, step.services)
             preflight.require()
-            plan = Plan(title=f"restart {', '.join(step.services)} in {environ.name}", steps=[step],
+            plan = Plan(title=f"restart {', '.join(step.services)} in {environment.name}", steps=[step],
                         preflight=preflight.lines())
             took = run_plan(c, target, plan, ["==> preflight", *preflight.lines()])
             if took is None:
                 return
             verdict = "every task checked" if step.verified else "NOT verified: see each service below"
-            say(f"restarted {environ.name} in {duration(took)}; {verdict}")
+            say(f"restarted {environment.name} in {duration(took)}; {verdict}")
             for line in step.report():
                 say(line)

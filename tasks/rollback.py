@@ -16,7 +16,7 @@ def rollback(c, env, timeout=None, break_lock=False):
     """Put the release tag back on <release_tag>-previous, restart the services and wait; runs no migration."""
     with boundary():
         config = settings(c)
-        environ = config.environment(env)
+        environment = config.environment(env)
         limit = seconds(timeout)
         from .core import planner
         from .core.checks import run_checks
@@ -24,21 +24,21 @@ def rollback(c, env, timeout=None, break_lock=False):
         from .core.steps.retag import Retag
 
         # the rollout and the smoke check, and after a failure the rollout back
-        with changing(c, environ, task="rollback", timeout=limit, break_lock=break_lock, put_back=True,
+        with changing(c, environment, task="rollback", timeout=limit, break_lock=break_lock, put_back=True,
                       smoke=True) as target:
             plan = planner.rollback(target, preflight=run_checks(target))
             move = plan.step(Retag)
             commit = planner.commit_of(target, move.source)
             notify = None
             if commit is not None:
-                notify = Notify.prepare(environ, config.sleuth, sha=commit[0], tag=commit[1],
+                notify = Notify.prepare(environment, config.sleuth, sha=commit[0], tag=commit[1],
                                         ecr=target.registry.client)
                 plan.steps.append(notify)
-            intro = [f"Rolling back {environ.name}; no migration runs (reversing one is the application's own job)"]
+            intro = [f"Rolling back {environment.name}; no migration runs (reversing one is the application's own job)"]
             took = run_plan(c, target, plan, intro)
             if took is None:
                 return
-            for line in planner.summary(target, plan, took, what=f"rolled back {environ.name}"):
+            for line in planner.summary(target, plan, took, what=f"rolled back {environment.name}"):
                 say(line)
             if notify is None:
                 say(f"warning: Sleuth was not told: the previous image {move.source.short_digest} carries no tag with "

@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import boundary, connect, say, settings
+from ._runtime import boundary, open_target, say, settings
 from .core.errors import DeployError
 
 
@@ -22,7 +22,7 @@ def status(c, env=None, all=False, json_=False):
         names = sorted(config.environments) if all else [config.environment(env).name]
         from .core.status import collect, render
 
-        results = [collect(connect(config.environment(name))) for name in names]
+        results = [collect(open_target(config.environment(name))) for name in names]
         if json_:
             import json
 

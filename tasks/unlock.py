@@ -6,7 +6,7 @@ that run's lock and never a newer one. It takes no lock itself; `--dry` says wha
 
 from invoke import task
 
-from ._runtime import boundary, connect, environment, is_dry, say
+from ._runtime import boundary, environment_named, is_dry, open_target, say
 from .core.errors import DeployError
 
 
@@ -19,22 +19,22 @@ from .core.errors import DeployError
 def unlock(c, env, holder=None):
     """Free a deploy lock whose run is dead, given its holder id (fab status shows it)."""
     with boundary():
-        environ = environment(c, env)
+        environment = environment_named(c, env)
         from .core.lock import DeployLock
 
-        ctx = connect(environ)
-        lock = DeployLock(ctx.clients.ssm, environ, ctx.clock)
+        target = open_target(environment)
+        lock = DeployLock(target.clients.ssm, environment, target.clock)
         if not holder:
             current = lock.holder()
             if current is None:
-                say(f"environment {environ.name!r} is not locked: nothing to free")
+                say(f"environment {environment.name!r} is not locked: nothing to free")
                 return
-            raise DeployError(f"environment {environ.name!r} is locked by {lock.locked_by(current)}; if that run is "
-                              f"dead, free it: fab unlock --env {environ.name} --holder {current.id}")
+            raise DeployError(f"environment {environment.name!r} is locked by {lock.locked_by(current)}; if that run "
+                              f"is dead, free it: fab unlock --env {environment.name} --holder {current.id}")
         freed = lock.free(holder, delete=not is_dry(c))
         if freed is None:
-            say(f"environment {environ.name!r} is not locked: nothing to free")
+            say(f"environment {environment.name!r} is not locked: nothing to free")
         elif is_dry(c):
-            say(f"DRY RUN - would free the deploy lock of {environ.name!r} held by {lock.locked_by(freed)}")
+            say(f"DRY RUN - would free the deploy lock of {environment.name!r} held by {lock.locked_by(freed)}")
         else:
-            say(f"freed the deploy lock of {environ.name!r}, held by {lock.locked_by(freed)}")
+            say(f"freed the deploy lock of {environment.name!r}, held by {lock.locked_by(freed)}")

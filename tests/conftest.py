@@ -212,9 +212,9 @@ def _world_clients() -> list[Any]:
     """The test's own clients, made once: moto answers any client while a mock is active, whenever it was made
     (making five clients costs more than the rest of a world)."""
     if not _CLIENTS:
-        from tasks.core.aws import connect
+        from tasks.core.aws import clients_for
 
-        session = connect(REGION).session  # shares the service models the code under test loads
+        session = clients_for(REGION).session  # shares the service models the code under test loads
         _CLIENTS.extend(session.client(name) for name in ("ecr", "ecs", "logs", "ec2", "ssm"))
     return _CLIENTS
 
@@ -331,12 +331,12 @@ class World:
 
     def target(self, clock: Any, env: str = "staging", config: dict[str, Any] | None = None) -> Any:
         """The core's view of `env`, with this world's clock driving the emulator and output kept."""
-        from tasks.core.aws import connect
+        from tasks.core.aws import clients_for
         from tasks.core.config import load_settings
         from tasks.core.target import Target
 
         settings = load_settings(config or CONFIG)
-        return Target.connect(settings.environment(env), connect(REGION), clock, self.output.append)
+        return Target.build(settings.environment(env), clients_for(REGION), clock, self.output.append)
 
 
 @pytest.fixture

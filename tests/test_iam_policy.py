@@ -78,12 +78,12 @@ def is_read(action_name: str) -> bool:
 def test_a_call_the_code_makes_is_recorded_as_its_iam_action_and_a_tests_own_call_is_not(world):
     from conftest import RECORDED_ACTIONS
 
-    from tasks.core.aws import connect
+    from tasks.core.aws import clients_for
     from tasks.core.identity import caller_identity
 
     RECORDED_ACTIONS.discard("sts:GetCallerIdentity")
     world.ssm.describe_parameters()  # the test's own call
-    caller_identity(connect("us-east-1").sts)
+    caller_identity(clients_for("us-east-1").sts)
     assert "sts:GetCallerIdentity" in RECORDED_ACTIONS
     assert "ssm:DescribeParameters" not in RECORDED_ACTIONS
 

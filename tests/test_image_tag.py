@@ -10,28 +10,28 @@ from fabric.main import make_program
 from fakes import FakeClock
 
 from tasks import _runtime
+from tasks.core.build_tag import PATTERN, build_tag
 from tasks.core.config import check_tag
 from tasks.core.errors import DeployError
-from tasks.core.image_tag import PATTERN, image_tag
 
 SHA = "ABC1234def567890abc1234def567890abc12345"
 BUILT = datetime(2026, 11, 26, 6, 5, 12, 987654, tzinfo=timezone.utc)
 
 
 def test_tag_is_utc_build_time_and_short_sha():
-    assert image_tag(SHA, BUILT) == "20261126.060512-abc1234"
+    assert build_tag(SHA, BUILT) == "20261126.060512-abc1234"
 
 
 def test_tag_is_in_utc_whatever_the_clock_zone():
     tokyo = BUILT.astimezone(timezone(timedelta(hours=9)))
-    assert image_tag(SHA, tokyo) == "20261126.060512-abc1234"
-    assert image_tag("abc1234", datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))) == (
+    assert build_tag(SHA, tokyo) == "20261126.060512-abc1234"
+    assert build_tag("abc1234", datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))) == (
         "20251231.223000-abc1234"
     )
 
 
 def test_tag_is_a_valid_ecr_tag_matching_the_documented_pattern():
-    tag = image_tag(SHA, BUILT)
+    tag = build_tag(SHA, BUILT)
     assert check_tag(tag) == tag
     assert PATTERN.match(tag)
 
@@ -39,22 +39,22 @@ def test_tag_is_a_valid_ecr_tag_matching_the_documented_pattern():
 def test_tags_sort_in_build_order():
     times = [datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc)]
     times += [datetime(2027, 1, 1, 0, 0, 1, tzinfo=timezone.utc), datetime(2027, 10, 2, tzinfo=timezone.utc)]
-    tags = [image_tag("fffffff", times[0]), image_tag("0000000", times[1])]
-    tags += [image_tag("abcdef0", t) for t in times[2:]]
+    tags = [build_tag("fffffff", times[0]), build_tag("0000000", times[1])]
+    tags += [build_tag("abcdef0", t) for t in times[2:]]
     assert sorted(tags) == tags
 
 
 @pytest.mark.parametrize("sha", ["", "abc12", "xyz1234", "a" * 41, "--sha"])
 def test_malformed_sha_is_refused_in_one_line(sha):
     with pytest.raises(DeployError) as caught:
-        image_tag(sha, BUILT)
+        build_tag(sha, BUILT)
     assert str(caught.value).startswith("malformed --sha")
     assert "\n" not in str(caught.value)
 
 
 def test_naive_time_is_a_bug_not_input():
     with pytest.raises(ValueError, match="no time zone"):
-        image_tag(SHA, datetime(2026, 11, 26, 6, 5, 12))
+        build_tag(SHA, datetime(2026, 11, 26, 6, 5, 12))
 
 
 # --- `fab image-tag`, the command CI runs ----------------------------------------------------------------

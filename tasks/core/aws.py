@@ -230,7 +230,7 @@ class Clients:
 _loader: Any = None
 
 
-def connect(region: str | None) -> Clients:
+def clients_for(region: str | None) -> Clients:
     """Clients from boto3's normal configuration; `region` None means boto3's own choice.
 
     Each call gets a fresh session (credentials are resolved anew), sharing only the loader that

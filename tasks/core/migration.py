@@ -177,14 +177,14 @@ def follow(
             clock.sleep(interval)
     else:
         say(f"    the last log lines could not be read{wait.trouble()}; they are in {stream.location}")
-    return MigrationResult(task=task, exit_code=judge(task, spec.container, stream), seconds=seconds)
+    return MigrationResult(task=task, exit_code=exit_code_of(task, spec.container, stream), seconds=seconds)
 
 
 def stop_command(cluster: str, task_id: str) -> str:
     return f"aws ecs stop-task --cluster {cluster} --task {task_id}"
 
 
-def judge(task: Task, container_name: str, stream: LogStream | None = None) -> int:
+def exit_code_of(task: Task, container_name: str, stream: LogStream | None = None) -> int:
     """The container's exit code when it is 0; otherwise a `DeployError` saying why the task failed."""
     container = task.container(container_name)
     reasons = task.reasons(container_name)

@@ -225,11 +225,11 @@ def quick_ecr_client(region: str | None) -> Any:
     """An ECR client that gives up fast (short timeouts, one retry): for a lookup that is only nice to have."""
     from botocore.config import Config
 
-    from .aws import calling, connect
+    from .aws import calling, clients_for
 
     config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
     with calling("ecr:DescribeImages"):
-        return connect(region).session.client("ecr", config=config)
+        return clients_for(region).session.client("ecr", config=config)
 
 
 def register(

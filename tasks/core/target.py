@@ -30,7 +30,7 @@ class Target:
     parallel: int = 8  # new deployments started at once (deploy.parallel)
 
     @classmethod
-    def connect(
+    def build(
         cls, env: Environment, clients: Clients, clock: Clock, say: Say, timeout: float | None = None
     ) -> Target:
         return cls(

@@ -18,7 +18,7 @@ _FORMAT = "%Y%m%d.%H%M%S"
 PATTERN = re.compile(r"^(?P<date>\d{8})\.(?P<time>\d{6})-(?P<sha>[0-9a-f]{7})$")
 
 
-def image_tag(sha: str, built_at: datetime) -> str:
+def build_tag(sha: str, built_at: datetime) -> str:
     """The release tag for commit `sha` built at `built_at`; `DeployError` for a malformed sha."""
     commit = check_sha(sha)
     if built_at.tzinfo is None or built_at.utcoffset() is None:
