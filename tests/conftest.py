@@ -126,6 +126,17 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+LAYERS = ("unit", "integration", "e2e", "meta")
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Each test is marked with its layer, the folder it lives in: `pytest -m unit` runs the fast ones."""
+    for item in items:
+        layer = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
+
+
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist's controller: a worker is done; keep the calls it recorded."""
     RECORDED_ACTIONS.update(getattr(node, "workeroutput", {}).get("iam_actions", ()))

@@ -13,7 +13,11 @@ from tasks.core.errors import DeployError
 from tasks.core.logs import LogStream
 
 TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/acme/0f1e2d3c"
+
+
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}}
+
+
 SPEC = migration.MigrationSpec(
     cluster="acme",
     task_definition=TaskDefinition(
@@ -165,26 +169,6 @@ def test_timeout_leaves_the_task_and_says_how_to_stop_it(stubs):
         "task 0f1e2d3c still RUNNING after 4s; it was left running. Watch it in the ECS console, or stop "
         "it: aws ecs stop-task --cluster acme --task 0f1e2d3c"
     )
-
-
-def test_network_comes_from_the_first_service_unless_configured(world):
-    from conftest import CONFIG
-
-    from tasks.core.config import load_settings
-    from tasks.core.ecs import Cluster as RealCluster
-
-    env = load_settings(CONFIG).environment("staging")
-    cluster = RealCluster(world.ecs, "acme-staging")
-    spec = migration.resolve(env, cluster, cluster.services(["web"]), ["python", "manage.py", "migrate"])
-    assert spec.network_configuration == world.network
-    assert spec.task_definition.label == "acme-migrate:1" and spec.container == "app"
-
-    import dataclasses
-    migrate = dataclasses.replace(env.migrate, subnets=("subnet-x",), assign_public_ip=True, task_definition=None)
-    spec = migration.resolve(dataclasses.replace(env, migrate=migrate), cluster, cluster.services(["web"]), ["x"])
-    assert spec.network_configuration["awsvpcConfiguration"]["subnets"] == ["subnet-x"]
-    assert spec.network_configuration["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
-    assert spec.task_definition.label == "acme-web:1" and spec.container == "web"
 
 
 def test_failed_task_and_log_reads_are_missed_polls_and_the_last_line_still_arrives(stubs):

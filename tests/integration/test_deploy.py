@@ -7,6 +7,7 @@ import copy
 import pytest
 from conftest import CONFIG, NEW_SHA, NEW_TAG
 
+from sandbox.ecs import CIRCUIT_BREAKER_REASON, ROLLBACK_STOP_REASON
 from tasks.core import planner
 from tasks.core.errors import DeployError
 from tasks.core.executor import execute
@@ -111,6 +112,10 @@ def test_a_failed_rollout_puts_every_service_back_on_the_old_image(world, clock,
     assert "==> put back in " in out
     if outcome == "rollback":
         assert world.deployment_ids()["web"] == before["web"]  # ECS's own rollback: nothing to redeploy
+        assert ROLLBACK_STOP_REASON in out and "our deployment is gone: the circuit breaker rolled it back" in out
+    if outcome == "fail":
+        assert CIRCUIT_BREAKER_REASON in out and "CannotPullContainerError" in out
+    assert "  why web failed:" in out  # the events since the restart and the stopped tasks' reasons
 
 
 def test_failure_after_a_good_deploy_puts_back_both_tags_and_the_services(world, clock):

@@ -150,15 +150,6 @@ def test_a_variable_invoke_cannot_cast_is_one_line(project, capsys, aws, monkeyp
     assert no_aws_call(aws)
 
 
-def test_a_fractional_timeout_from_the_environment_is_taken(world, project, capsys, monkeypatch):
-    """With no timeout in the file, the variable overrides the declared default (None): any number is fine."""
-    (project / "fabric.yaml").write_text(without_timeout())
-    monkeypatch.setenv("FABRIC_DEPLOY_TIMEOUT", "90.5")
-    monkeypatch.setenv("FABRIC_DEPLOY_SLEUTH_TAGS", "backend,hot fix")
-    code, out, err = fab(capsys, "--dry", "restart", "--env", "staging")
-    assert (code, err) == (0, "") and out.startswith("DRY RUN - restart web, worker in staging")
-
-
 def test_read_file_names_line_and_column(tmp_path):
     (tmp_path / "bad.json").write_text('{"deploy": 5,}')
     with pytest.raises(DeployError, match=r"^bad.json: malformed JSON at line 1, column 14: Expecting property name"):

@@ -1,7 +1,7 @@
 """The sandbox itself, driven with boto3 and plain HTTP as the deploy tasks would drive real AWS and Sleuth.
 
-Each test starts its own sandbox (moto's state is process-global) at a fast pace; waits poll with a deadline
-ECS's time moves only when a test calls `advance` (the sandbox's real-time thread is off here), so what is
+Each test starts its own sandbox (moto's state is process-global). ECS's time moves only when a test calls
+`advance` (the sandbox's real-time thread is off here), so what is
 asserted never depends on this machine's speed.
 """
 
@@ -26,7 +26,9 @@ from sandbox import SECRETS, Options, Sandbox, settings
 from sandbox.ecs import CIRCUIT_BREAKER_REASON, ROLLBACK_STOP_REASON, migration_lines
 
 FAST = {"migration_seconds": 0.3, "rollout_seconds": 0.4}
-ROOT = Path(__file__).resolve().parents[1]
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -115,9 +117,6 @@ def stopped_tasks(sandbox: Sandbox, deployment_id: str) -> list[dict[str, Any]]:
     return ecs.describe_tasks(cluster=settings.CLUSTER, tasks=arns)["tasks"] if arns else []
 
 
-# --- what is seeded -------------------------------------------------------------------------------------
-
-
 def test_seeded_repository_holds_the_current_release_and_a_new_build(seeded: Sandbox) -> None:
     sandbox = seeded
     world = sandbox.world
@@ -184,9 +183,6 @@ def test_generated_config_is_accepted_by_the_deploy_core(seeded: Sandbox, tmp_pa
     assert not any(secret in config_path.read_text() for secret in SECRETS)
 
 
-# --- migrations -----------------------------------------------------------------------------------------
-
-
 def test_migration_runs_logs_and_exits_0(start: Callable[..., Sandbox]) -> None:
     from moto.moto_api import state_manager
 
@@ -223,9 +219,6 @@ def test_migration_fails_scenario_exits_1_after_logging_the_error(start: Callabl
     lines = log_lines(sandbox, task["taskArn"])
     assert lines[-1].startswith("django.db.utils.OperationalError")
     assert lines == list(migration_lines("migration-fails"))
-
-
-# --- rollouts -------------------------------------------------------------------------------------------
 
 
 def test_rollout_completes_with_running_count_climbing_and_events(start: Callable[..., Sandbox]) -> None:
@@ -358,18 +351,11 @@ def test_faults_hit_the_tool_under_test_only_and_in_the_order_set(start: Callabl
                                      ("ecs:DescribeServices", "drop")]
 
 
-# --- the Sleuth stand-in --------------------------------------------------------------------------------
-
-
 def post(url: str, body: Any, token: str | None, scheme: str = "Bearer") -> tuple[int, str]:
     headers = {"Content-Type": "application/json"}
     if token is not None:
         headers["Authorization"] = f"{scheme} {token}"
     return send(urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST"))
-
-
-def get(url: str, token: str) -> tuple[int, str]:
-    return send(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}))
 
 
 def send(request: urllib.request.Request) -> tuple[int, str]:
@@ -414,9 +400,6 @@ def test_sleuth_stand_in_answers_503_first_then_records_without_the_token() -> N
         sandbox.stop()
 
 
-# --- the foreground command -----------------------------------------------------------------------------
-
-
 def test_python_m_sandbox_prints_what_a_user_needs_but_no_secret(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
     process = subprocess.Popen(
@@ -452,29 +435,3 @@ def test_python_m_sandbox_prints_what_a_user_needs_but_no_secret(tmp_path: Path)
     assert (tmp_path / "fabric.yaml").read_text() in output
     assert output.rstrip().endswith("Sandbox stopped.")
     assert not any(secret in output for secret in SECRETS)
-
-
-def test_health_stand_in_answers_by_the_image_the_tasks_run_and_wants_its_token() -> None:
-    from sandbox.health import FAILURE, HealthStandIn
-
-    old, new = "sha256:" + "a" * 64, "sha256:" + "b" * 64
-    builds = {old: settings.CURRENT_SHA, new: settings.NEW_SHA}
-    running: dict[str, dict[str | None, int]] = {}  # what the emulator would report, changed as the rollout goes
-    answers = {}
-    for mode in ("healthy", "fails-on-new", "ready-on-new"):
-        health = HealthStandIn(mode=mode, token="t0ken", running=lambda: running, new_digest=new,
-                               build_of=builds.get).start()
-        try:
-            seen = []
-            for web in ({old: 2}, {old: 1, new: 1}, {new: 2}):  # before, during and after web's rollout
-                running.update(web=web, worker={new if new in web else old: 1})
-                seen.append(get(health.url, "t0ken")[0])
-            assert get(health.url, "wrong") == (401, "missing or wrong token")
-            answers[mode] = seen
-        finally:
-            health.stop()
-    assert answers == {"healthy": [200, 200, 200], "fails-on-new": [200, 500, 500], "ready-on-new": [503, 503, 200]}
-    assert health.answers == [503, 503, 200, 401]
-    assert HealthStandIn(mode="fails-on-new", token="t", running=lambda: running, new_digest=new,
-                         build_of=builds.get).answer() == (
-        500, f"build {settings.NEW_SHA}: {FAILURE} (web on {settings.NEW_SHA}, worker on {settings.NEW_SHA})")

@@ -23,7 +23,7 @@ import yaml
 from botocore import xform_name
 from conftest import IMPLIED  # actions granted that are no call of ours (iam:PassRole)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 SERVICES = ("ecr", "ecs", "logs", "sts", "ssm")
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet")

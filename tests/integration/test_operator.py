@@ -419,3 +419,28 @@ def test_a_lock_that_cannot_be_released_is_a_warning_and_the_first_failure_stays
         f"warning: the deploy lock {LOCK} is still held: releasing it failed (access denied: the credentials in use "
         "lack ssm:DeleteParameter (not allowed to delete); grant it to the role or user (see the README's IAM "
         f"policy)); once AWS answers, free it with: fab unlock --env staging --holder {holder}")
+
+
+@pytest.mark.parametrize(("name", "status"), [("SIGHUP", 129), ("SIGTERM", 143)])
+def test_a_signal_during_the_restart_reports_what_runs_releases_the_lock_and_exits_128_plus_its_number(
+        world, project, capsys, clock, name, status):
+    """A closed terminal (SIGHUP) or a cancelled CI job (SIGTERM): handled like Ctrl-C, nothing put back."""
+    import os
+    import signal
+
+    def hang_up(seconds: float) -> None:
+        if any(d["id"] != before[n] for n, d in ((n, world.service(n).deployments[0]) for n in before)):
+            os.kill(os.getpid(), getattr(signal, name))
+
+    before = world.deployment_ids()
+    handler = signal.getsignal(getattr(signal, name))
+    clock.on_sleep.append(hang_up)
+    code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert code == status
+    assert err == (f"interrupted: stopped by {name} during restart; see above for what changed and what still runs "
+                   "in ECS\n")
+    assert f"==> stopped by {name} during restart; nothing was undone. State now:" in out
+    assert "  service web: IN_PROGRESS 0/2 running - the rollout continues in ECS" in out
+    assert lock_value(world) is None
+    assert world.digest_of("latest") == world.new_digest  # nothing put back: the operator chose to stop
+    assert signal.getsignal(getattr(signal, name)) == handler  # the task's handlers are gone with it

@@ -18,15 +18,22 @@ import yaml
 from conftest import CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, fab
 
 import tasks._secrets
-from tasks.core.config import Environment, SmokeSettings, load_settings
-from tasks.core.errors import DeployError
-from tasks.core.smoke import Probe
 
 URL = "https://staging.example.com/health"
+
+
 SLEUTH = "https://app.sleuth.io/api/1/deployments/acme/acme-app/register_deploy"
+
+
 TOKEN = "smoke-token-0123456789-do-not-print"
+
+
 LOCK = "/fab-deploy/acme-staging/staging/lock"
+
+
 DEPLOY = ("deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+
+
 SMOKE = {"url": URL, "timeout": 60,
          "headers": {"Authorization": "Bearer ${SMOKE_TOKEN}", "Host": "staging.example.com"}}
 
@@ -175,54 +182,3 @@ def test_check_asks_the_url_once_and_fails_on_another_answer(world, project, cap
     assert (f"  [FAIL] smoke check: GET {URL} answered 503 Service Unavailable: maintenance, not 200: a deploy would "
             "fail its smoke check unless the new version answers 200 within 1m00s") in out.splitlines()
     assert (app.asked, app.registered) == (2, 0)
-
-
-# --- the request on its own -----------------------------------------------------------------------------
-def probe(**smoke) -> Probe:
-    return Probe.prepare(load_settings(config(**smoke)).environment("staging"), {"SMOKE_TOKEN": TOKEN})
-
-
-@responses.activate
-def test_a_redirect_is_the_answer_and_names_where_it_points():
-    responses.get(URL, status=302, headers={"Location": "https://login.example.com/?next=/health"})
-    assert str(probe().ask()) == "302 Found (Location: https://login.example.com/?next=/health)"
-    assert len(responses.calls) == 1  # not followed
-
-
-@responses.activate
-def test_no_answer_says_why_in_one_line():
-    import requests
-
-    responses.get(URL, body=requests.ConnectionError("Failed to establish a new connection: [Errno 111] refused"))
-    assert str(probe().ask()) == ("no answer (ConnectionError: Failed to establish a new connection: [Errno 111] "
-                                  "refused)")
-
-
-@pytest.mark.parametrize(("environ", "problem"), [
-    ({"SMOKE_TOKEN": "  "}, "needs the environment variable SMOKE_TOKEN, which is empty"),
-    ({"SMOKE_TOKEN": f"{TOKEN}\r\nX-Injected: 1"}, "would hold a line break, a control character or a non-ASCII "
-                                                   "character, which no HTTP header can carry"),
-])
-def test_a_variable_no_header_can_carry_is_refused_without_its_value(environ, problem):
-    env = Environment("staging", "acme-app", None, "c", ("web",), "latest", 60, 5, None, "staging",
-                      smoke=SmokeSettings(URL, headers={"Authorization": "Bearer ${SMOKE_TOKEN}"}))
-    with pytest.raises(DeployError) as caught:
-        Probe.prepare(env, environ)
-    assert problem in str(caught.value) and TOKEN not in str(caught.value)
-    assert repr(env.smoke.headers) == "{'Authorization': 'Bearer ${SMOKE_TOKEN}'}"  # what the config holds
-
-
-def test_header_values_name_variables_and_a_malformed_reference_is_refused():
-    headers = {"Authorization": "${SCHEME} ${SMOKE_TOKEN}", "X-Cost": "$5", "X-Twice": "${SCHEME}"}
-    smoke = load_settings(config(headers=headers)).environment("staging").smoke
-    assert smoke.variables == ("SCHEME", "SMOKE_TOKEN")
-    for bad in ("Bearer ${SMOKE_TOKEN", "Bearer ${1TOKEN}", "Bearer ${}"):
-        with pytest.raises(DeployError) as caught:
-            load_settings(config(headers={"Authorization": bad}))
-        assert str(caught.value) == ("deploy.environments.staging.smoke.headers.Authorization holds a malformed "
-                                     "${...}: write ${NAME} for the value of the environment variable NAME (letters, "
-                                     "digits and '_', not starting with a digit)")
-    with pytest.raises(DeployError) as caught:
-        load_settings(config(url=f"{URL}?token=${{SMOKE_TOKEN}}"))
-    assert str(caught.value) == ("deploy.environments.staging.smoke.url holds a ${...}: only header values read "
-                                 "environment variables (the URL is printed); send a token in a header")

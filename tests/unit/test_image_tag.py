@@ -63,7 +63,7 @@ def test_naive_time_is_a_bug_not_input():
 @pytest.fixture(autouse=True)
 def in_repository(monkeypatch):
     """`fab` finds fabfile.py from the working directory, as it does in CI's checkout."""
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
 
 
 @pytest.fixture
