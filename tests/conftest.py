@@ -142,6 +142,43 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     RECORDED_ACTIONS.update(getattr(node, "workeroutput", {}).get("iam_actions", ()))
 
 
+# --- Sleuth and the application's health URL, stubbed at HTTP with `responses` ------------------------------------
+SLEUTH_ENDPOINT = "https://app.sleuth.io/api/1/deployments/acme/acme-app/register_deploy"
+SMOKE_URL = "https://staging.example.com/health"
+SMOKE_TOKEN = "smoke-token-0123456789-do-not-print"  # a header value read through ${SMOKE_TOKEN}: never printed
+SMOKE = {"url": SMOKE_URL, "timeout": 60,
+         "headers": {"Authorization": "Bearer ${SMOKE_TOKEN}", "Host": "staging.example.com"}}
+
+
+def smoke_config(**smoke: Any) -> dict[str, Any]:
+    """The team's config, staging with a smoke check."""
+    import copy
+
+    config = copy.deepcopy(CONFIG)
+    config["environments"]["staging"]["smoke"] = {**SMOKE, **smoke}
+    return config
+
+
+def bearer(token: str) -> Any:
+    from responses import matchers
+
+    return matchers.header_matcher({"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture
+def sleuth_token(monkeypatch: Any) -> None:
+    monkeypatch.setenv("SLEUTH_API_TOKEN", FAKE_SLEUTH_TOKEN)
+    monkeypatch.delenv("CIRCLE_BUILD_URL", raising=False)
+
+
+@pytest.fixture
+def sleuth_api() -> Iterator[Any]:
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as stub:
+        yield stub
+
+
 def manifest(number: int, media_type: str = "application/vnd.docker.distribution.manifest.v2+json") -> str:
     """An image manifest whose digest differs per `number` (moto derives digests from layers)."""
     return json.dumps(

@@ -32,12 +32,9 @@ from conftest import (
 
 FAKE_SESSION_TOKEN = "IQoJb3JpZ2luX2VjEFAKESESSIONTOKEN0123456789abcdefDoNotPrint=="
 
-
 SECRETS = (FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SLEUTH_TOKEN, FAKE_SESSION_TOKEN)
 
-
 ENDPOINT = "https://app.sleuth.io/api/1/deployments/acme/acme-app/register_deploy"
-
 
 DEPLOY = ["deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging"]
 

@@ -12,30 +12,15 @@ import json
 
 import pytest
 import responses
-from conftest import ACCOUNT, CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, REGION, fab
-from responses import matchers
+from conftest import ACCOUNT, CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, REGION, SLEUTH_ENDPOINT, bearer, fab
 
 from tasks.core import planner, sleuth
 from tasks.core.config import load_settings
 from tasks.core.errors import DeployError
 from tasks.core.executor import execute
 
-ENDPOINT = "https://app.sleuth.io/api/1/deployments/acme/acme-app/register_deploy"
-
-
-BEARER = matchers.header_matcher({"Authorization": f"Bearer {FAKE_SLEUTH_TOKEN}"})
-
-
-@pytest.fixture(autouse=True)
-def token(monkeypatch):
-    monkeypatch.setenv("SLEUTH_API_TOKEN", FAKE_SLEUTH_TOKEN)
-    monkeypatch.delenv("CIRCLE_BUILD_URL", raising=False)
-
-
-@pytest.fixture
-def sleuth_api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+BEARER = bearer(FAKE_SLEUTH_TOKEN)
+pytestmark = pytest.mark.usefixtures("sleuth_token")
 
 
 def _deploy(world, clock, settings_config=None):
@@ -49,7 +34,7 @@ def _deploy(world, clock, settings_config=None):
 
 def test_deploy_registers_last_with_the_image_link(world, clock):
     with responses.RequestsMock() as sleuth_api:
-        sleuth_api.post(ENDPOINT, body="Success", match=[BEARER])
+        sleuth_api.post(SLEUTH_ENDPOINT, body="Success", match=[BEARER])
         target, plan, notify = _deploy(world, clock, _without_migration())
         assert [step.name for step in plan.steps] == ["retag", "migrate", "restart", "notify"]
         execute(plan, target)
@@ -64,7 +49,7 @@ def test_deploy_registers_last_with_the_image_link(world, clock):
 
 def test_deploy_stays_green_when_sleuth_fails(world, clock):
     with responses.RequestsMock() as sleuth_api:
-        sleuth_api.post(ENDPOINT, status=503, body="maintenance")
+        sleuth_api.post(SLEUTH_ENDPOINT, status=503, body="maintenance")
         target, plan, notify = _deploy(world, clock, _without_migration())
         execute(plan, target)  # does not raise
         assert len(sleuth_api.calls) == 4
@@ -79,7 +64,7 @@ def test_deploy_stays_green_when_sleuth_fails(world, clock):
 def test_no_registration_after_a_failed_rollout(world, clock):
     world.emulator.outcomes.update(web="fail", worker="fail")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as sleuth_api:
-        sleuth_api.post(ENDPOINT, body="Success")
+        sleuth_api.post(SLEUTH_ENDPOINT, body="Success")
         target, plan, notify = _deploy(world, clock, _without_migration())
         with pytest.raises(DeployError, match="^restart failed"):
             execute(plan, target)
@@ -99,7 +84,7 @@ def test_unconfigured_sleuth_is_a_plain_skip(world, clock, monkeypatch):
 
 def test_fab_deploy_exits_0_and_ends_with_the_warning_when_sleuth_refuses(world, project, capsys, clock):
     with responses.RequestsMock() as sleuth_api:
-        sleuth_api.post(ENDPOINT, status=401, body="Invalid access token", match=[BEARER])
+        sleuth_api.post(SLEUTH_ENDPOINT, status=401, body="Invalid access token", match=[BEARER])
         code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert (code, err) == (0, "")
     last = out.rstrip("\n").splitlines()[-5:]
@@ -114,7 +99,7 @@ def test_fab_deploy_exits_0_and_ends_with_the_warning_when_sleuth_refuses(world,
 
 def test_fab_deploy_ends_with_the_registration(world, project, capsys, clock):
     with responses.RequestsMock() as sleuth_api:
-        sleuth_api.post(ENDPOINT, body="Success", match=[BEARER])
+        sleuth_api.post(SLEUTH_ENDPOINT, body="Success", match=[BEARER])
         code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert (code, err) == (0, "")
     assert out.rstrip("\n").splitlines()[-1] == f"Sleuth: registered {NEW_SHA} as a deploy to staging (acme/acme-app)"
@@ -122,17 +107,17 @@ def test_fab_deploy_ends_with_the_registration(world, project, capsys, clock):
 
 def test_fab_dry_deploy_shows_the_request_masked_and_sends_nothing(world, project, capsys):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as sleuth_api:
-        sleuth_api.post(ENDPOINT, body="Success")
+        sleuth_api.post(SLEUTH_ENDPOINT, body="Success")
         code, out, _ = fab(capsys, "--dry", "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
         assert len(sleuth_api.calls) == 0
     assert code == 0
-    assert f"  4. notify: POST {ENDPOINT}\n     Authorization: Bearer **** (from SLEUTH_API_TOKEN)\n" in out
+    assert f"  4. notify: POST {SLEUTH_ENDPOINT}\n     Authorization: Bearer **** (from SLEUTH_API_TOKEN)\n" in out
     assert FAKE_SLEUTH_TOKEN not in out
 
 
 def test_fab_notify_with_a_tag_links_the_image_or_goes_without(world, project, capsys):
     with responses.RequestsMock() as sleuth_api:
-        sleuth_api.post(ENDPOINT, body="Success")
+        sleuth_api.post(SLEUTH_ENDPOINT, body="Success")
         code, _, _ = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging", "--tag", NEW_TAG)
         assert code == 0
         assert world.new_digest in json.loads(sleuth_api.calls[0].request.body)["links"]["ECR image"]

@@ -8,50 +8,34 @@ that the header's token appears nowhere.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 
 import pytest
 import responses
 import yaml
-from conftest import CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, fab
+from conftest import FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, SMOKE_TOKEN, SMOKE_URL, fab, smoke_config
 
 import tasks._secrets
-
-URL = "https://staging.example.com/health"
-
 
 SLEUTH = "https://app.sleuth.io/api/1/deployments/acme/acme-app/register_deploy"
 
 
-TOKEN = "smoke-token-0123456789-do-not-print"
-
-
 LOCK = "/fab-deploy/acme-staging/staging/lock"
-
 
 DEPLOY = ("deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
 
 
-SMOKE = {"url": URL, "timeout": 60,
-         "headers": {"Authorization": "Bearer ${SMOKE_TOKEN}", "Host": "staging.example.com"}}
 
-
-def config(**smoke):
-    """The team's config, staging with a smoke check."""
-    config = copy.deepcopy(CONFIG)
-    config["environments"]["staging"]["smoke"] = {**SMOKE, **smoke}
-    return config
 
 
 def with_smoke(project, **smoke):
-    (project / "fabric.yaml").write_text(yaml.safe_dump({"deploy": config(**smoke)}))
+    (project / "fabric.yaml").write_text(yaml.safe_dump({"deploy": smoke_config(**smoke)}))
 
 
 @pytest.fixture
 def tokens(monkeypatch):
-    monkeypatch.setenv("SMOKE_TOKEN", TOKEN)
+    monkeypatch.setenv("SMOKE_TOKEN", SMOKE_TOKEN)
     monkeypatch.setenv("SLEUTH_API_TOKEN", FAKE_SLEUTH_TOKEN)
 
 
@@ -65,11 +49,11 @@ class App:
         self.warmup = warmup
         self.asked = self.registered = 0
         self.api = responses.RequestsMock(assert_all_requests_are_fired=False)
-        self.api.add_callback(responses.GET, URL, callback=self.health)
+        self.api.add_callback(responses.GET, SMOKE_URL, callback=self.health)
         self.api.add_callback(responses.POST, SLEUTH, callback=self.sleuth)
 
     def health(self, request):
-        assert request.headers["Authorization"] == f"Bearer {TOKEN}"  # the variable's value was sent
+        assert request.headers["Authorization"] == f"Bearer {SMOKE_TOKEN}"  # the variable's value was sent
         self.asked += 1
         if self.world.new_digest not in self.world.running_images()["web"]:
             return self.otherwise, {}, self.body
@@ -105,10 +89,10 @@ def test_a_deploy_waits_for_the_new_version_to_answer_then_tells_sleuth(world, p
     assert (app.registered, app.asked) == (1, 3)  # asked only once the rollouts were done, on the poll interval
     lines = out.splitlines()
     smoke = lines[lines.index("==> smoke"):lines.index("==> notify")]
-    assert smoke[1:4] == [f"    GET {URL}, until it answers 200 (up to 1m00s)",
+    assert smoke[1:4] == [f"    GET {SMOKE_URL}, until it answers 200 (up to 1m00s)",
                           "    503 Service Unavailable: warming up; asking again every 5.0s",
                           "    answered 200 OK after 10.0s (3 requests)"]
-    assert lines[-2] == f"  smoke check: {URL} answered 200 after 10.0s (3 requests)"
+    assert lines[-2] == f"  smoke check: {SMOKE_URL} answered 200 after 10.0s (3 requests)"
     assert lines[-1].startswith(f"Sleuth: registered {NEW_SHA}")
 
 
@@ -117,17 +101,18 @@ def test_a_version_that_never_answers_is_put_back_and_sleuth_is_not_told(world, 
     monkeypatch.setattr(logging.root, "handlers", [])  # --debug sets up logging as it does outside pytest
     monkeypatch.setattr(tasks._secrets, "_masked_variables", set())
     with_smoke(project)
-    body = f"<html>boom: Authorization Bearer {TOKEN} rejected\n\x1b[31m" + "x" * 300
+    body = f"<html>boom: Authorization Bearer {SMOKE_TOKEN} rejected\n\x1b[31m" + "x" * 300
     with App(world, when_new=500, otherwise=200, body=body) as app:
         code, out, err = fab(capfd, "--debug", *DEPLOY)
     assert code == 1
     last = err.strip().splitlines()[-1]
     shown = "<html>boom: Authorization **** rejected \x1b[31m"  # one line, the credential header's value masked
     excerpt = (shown + "x" * 200)[:200].replace("\x1b", "\\x1b") + "..."  # its first 200 characters, escaped
-    assert last == (f"error: smoke failed: {URL} did not answer 200 within 1m00s (13 requests); the last answer: 500 "
+    assert last == (f"error: smoke failed: {SMOKE_URL} did not answer 200 within 1m00s (13 requests); the last "
+                    "answer: 500 "
                     f"Internal Server Error: {excerpt}")
-    assert TOKEN not in out + err and "Traceback" not in out + err
-    assert "invoke.config" in err and tasks._secrets.redact(f"logged: {TOKEN}") == "logged: ****"
+    assert SMOKE_TOKEN not in out + err and "Traceback" not in out + err
+    assert "invoke.config" in err and tasks._secrets.redact(f"logged: {SMOKE_TOKEN}") == "logged: ****"
     assert "    500 Internal Server Error: <html>boom: Authorization **** rejected" in out
     assert out.count("500 Internal Server Error") == 2  # said once while waiting, and in the state after the put-back
     assert (app.registered, app.asked) == (0, 13)
@@ -142,7 +127,7 @@ def test_a_rollback_runs_the_smoke_check_too(world, project, capsys, tokens):
         assert fab(capsys, *DEPLOY)[0] == 0
         code, out, err = fab(capsys, "rollback", "--env", "staging")
     assert (code, err) == (0, "")
-    assert "==> smoke" in out and f"  smoke check: {URL} answered 200 after 0.0s (1 request)" in out
+    assert "==> smoke" in out and f"  smoke check: {SMOKE_URL} answered 200 after 0.0s (1 request)" in out
     assert (app.asked, app.registered) == (2, 2)
     assert world.digest_of("latest") == world.old_digest
 
@@ -166,19 +151,20 @@ def test_the_dry_run_shows_the_check_without_header_values_and_asks_nothing(worl
     with App(world, when_new=200, otherwise=200) as app:
         code, out, _ = fab(capsys, "--dry", *DEPLOY)
     assert code == 0 and (app.asked, app.registered) == (0, 0)
-    assert (f"  4. smoke: GET {URL} until it answers 200, for up to 1m00s, a request every 5.0s\n"
+    assert (f"  4. smoke: GET {SMOKE_URL} until it answers 200, for up to 1m00s, a request every 5.0s\n"
             "     headers Authorization, Host (values not shown; read from SMOKE_TOKEN)\n  5. notify: ") in out
-    assert TOKEN not in out and "staging.example.com\n" not in out
+    assert SMOKE_TOKEN not in out and "staging.example.com\n" not in out
 
 
 def test_check_asks_the_url_once_and_fails_on_another_answer(world, project, capsys, tokens):
     with_smoke(project)
     with App(world, when_new=200, otherwise=200, body="ok") as app:
         code, out, _ = fab(capsys, "check", "--env", "staging")
-        assert code == 0 and f"  [ok  ] smoke check: GET {URL} answered 200 OK: ok" in out.splitlines()
+        assert code == 0 and f"  [ok  ] smoke check: GET {SMOKE_URL} answered 200 OK: ok" in out.splitlines()
         app.otherwise, app.body = 503, "maintenance"
         code, out, err = fab(capsys, "check", "--env", "staging")
     assert code == 1 and err == "error: 1 check(s) failed: smoke check\n"
-    assert (f"  [FAIL] smoke check: GET {URL} answered 503 Service Unavailable: maintenance, not 200: a deploy would "
+    assert (f"  [FAIL] smoke check: GET {SMOKE_URL} answered 503 Service Unavailable: maintenance, not 200: a deploy "
+            "would "
             "fail its smoke check unless the new version answers 200 within 1m00s") in out.splitlines()
     assert (app.asked, app.registered) == (2, 0)

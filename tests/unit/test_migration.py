@@ -14,9 +14,7 @@ from tasks.core.logs import LogStream
 
 TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/acme/0f1e2d3c"
 
-
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}}
-
 
 SPEC = migration.MigrationSpec(
     cluster="acme",

@@ -14,7 +14,7 @@ import pytest
 import requests
 import responses
 import yaml
-from conftest import CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, fab
+from conftest import CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, SLEUTH_ENDPOINT, bearer, fab
 from fakes import FakeClock
 from responses import matchers
 
@@ -22,25 +22,10 @@ from tasks.core import sleuth
 from tasks.core.config import load_settings
 from tasks.core.errors import DeployError
 
-ENDPOINT = "https://app.sleuth.io/api/1/deployments/acme/acme-app/register_deploy"
-
-
 ROOT = Path(__file__).resolve().parents[2]
 
-
-BEARER = matchers.header_matcher({"Authorization": f"Bearer {FAKE_SLEUTH_TOKEN}"})
-
-
-@pytest.fixture(autouse=True)
-def token(monkeypatch):
-    monkeypatch.setenv("SLEUTH_API_TOKEN", FAKE_SLEUTH_TOKEN)
-    monkeypatch.delenv("CIRCLE_BUILD_URL", raising=False)
-
-
-@pytest.fixture
-def sleuth_api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+BEARER = bearer(FAKE_SLEUTH_TOKEN)
+pytestmark = pytest.mark.usefixtures("sleuth_token")
 
 
 def registration(**overrides) -> sleuth.Registration:
@@ -74,7 +59,7 @@ def test_request_carries_the_token_in_the_header_and_the_documented_body(sleuth_
         "tags": ["#release", "#hot-fix"],
         "links": {"CircleCI build": "https://circleci.com/gh/acme/app/42", "ECR image": "https://console.example/image"},
     }
-    sleuth_api.post(ENDPOINT, body="Success", match=[BEARER, matchers.json_params_matcher(expected)])
+    sleuth_api.post(SLEUTH_ENDPOINT, body="Success", match=[BEARER, matchers.json_params_matcher(expected)])
 
     assert send(reg) == "Success"
     assert len(sleuth_api.calls) == 1
@@ -88,7 +73,7 @@ def test_sleuth_environment_setting_and_a_minimal_body(sleuth_api):
     settings = load_settings(config)
     reg = sleuth.build(settings.sleuth, settings.environment("production"), sha=NEW_SHA, environ={},
                        author=lambda sha: None)
-    sleuth_api.post(ENDPOINT, body="Success", match=[BEARER, matchers.json_params_matcher(
+    sleuth_api.post(SLEUTH_ENDPOINT, body="Success", match=[BEARER, matchers.json_params_matcher(
         {"sha": NEW_SHA, "environment": "prod", "date": "2026-11-26T06:00:00+00:00", "ignore_if_duplicate": "true"})])
     assert send(reg) == "Success"
 
@@ -113,7 +98,7 @@ def test_tags_are_lowercase_words_with_a_hash():
 def test_dry_run_view_masks_the_token():
     lines = registration().describe()
     text = "\n".join(lines)
-    assert lines[0] == f"POST {ENDPOINT}"
+    assert lines[0] == f"POST {SLEUTH_ENDPOINT}"
     assert lines[1] == "Authorization: Bearer **** (from SLEUTH_API_TOKEN)"
     assert json.loads(lines[2])["ignore_if_duplicate"] == "true"
     assert FAKE_SLEUTH_TOKEN not in text
@@ -127,10 +112,10 @@ def test_the_organization_api_key_goes_in_the_apikey_scheme(sleuth_api):
     settings = load_settings(with_auth("apikey"))
     reg = sleuth.build(settings.sleuth, settings.environment("staging"), sha=NEW_SHA, author=lambda sha: None)
     apikey = matchers.header_matcher({"Authorization": f"apikey {FAKE_SLEUTH_TOKEN}"})
-    sleuth_api.post(ENDPOINT, body="Success", match=[apikey])
+    sleuth_api.post(SLEUTH_ENDPOINT, body="Success", match=[apikey])
     assert send(reg) == "Success"
     assert reg.describe()[1] == "Authorization: apikey **** (from SLEUTH_API_TOKEN)"
-    sleuth_api.post(ENDPOINT, status=401, body="Invalid API key", match=[apikey])
+    sleuth_api.post(SLEUTH_ENDPOINT, status=401, body="Invalid API key", match=[apikey])
     with pytest.raises(DeployError) as caught:
         send(reg)
     assert str(caught.value) == (
@@ -177,7 +162,7 @@ def test_missing_settings_are_named(monkeypatch):
 
 def test_503_503_200_retries_with_backoff_on_the_clock(sleuth_api):
     for status, body in ((503, "down"), (503, "down"), (200, "Success")):
-        sleuth_api.post(ENDPOINT, status=status, body=body, match=[BEARER])
+        sleuth_api.post(SLEUTH_ENDPOINT, status=status, body=body, match=[BEARER])
     clock = FakeClock()
     lines: list[str] = []
     assert sleuth.register(registration(), sleuth.token_from_env(), clock, say=lines.append) == "Success"
@@ -192,23 +177,23 @@ def test_503_503_200_retries_with_backoff_on_the_clock(sleuth_api):
 
 
 def test_429_honours_retry_after(sleuth_api):
-    sleuth_api.post(ENDPOINT, status=429, body="slow down", headers={"Retry-After": "7"})
-    sleuth_api.post(ENDPOINT, status=200, body="Success")
+    sleuth_api.post(SLEUTH_ENDPOINT, status=429, body="slow down", headers={"Retry-After": "7"})
+    sleuth_api.post(SLEUTH_ENDPOINT, status=200, body="Success")
     clock = FakeClock()
     assert send(clock=clock) == "Success"
     assert clock.sleeps == [7.0]
 
 
 def test_retry_after_as_a_date(sleuth_api):
-    sleuth_api.post(ENDPOINT, status=503, headers={"Retry-After": "Thu, 26 Nov 2026 06:00:12 GMT"})
-    sleuth_api.post(ENDPOINT, status=200, body="Success")
+    sleuth_api.post(SLEUTH_ENDPOINT, status=503, headers={"Retry-After": "Thu, 26 Nov 2026 06:00:12 GMT"})
+    sleuth_api.post(SLEUTH_ENDPOINT, status=200, body="Success")
     clock = FakeClock()
     assert send(clock=clock) == "Success"
     assert clock.sleeps == [12.0]
 
 
 def test_a_retry_after_beyond_the_budget_gives_up_at_once(sleuth_api):
-    sleuth_api.post(ENDPOINT, status=429, body="slow down", headers={"Retry-After": "600"})
+    sleuth_api.post(SLEUTH_ENDPOINT, status=429, body="slow down", headers={"Retry-After": "600"})
     clock = FakeClock()
     with pytest.raises(DeployError) as caught:
         send(clock=clock)
@@ -220,7 +205,7 @@ def test_a_retry_after_beyond_the_budget_gives_up_at_once(sleuth_api):
 
 
 def test_5xx_is_retried_at_most_three_times_within_the_budget(sleuth_api):
-    sleuth_api.post(ENDPOINT, status=502, body="<html>bad gateway</html>")
+    sleuth_api.post(SLEUTH_ENDPOINT, status=502, body="<html>bad gateway</html>")
     clock = FakeClock()
     with pytest.raises(DeployError, match=r"^Sleuth answered 502 Bad Gateway: <html>bad gateway</html>; gave up "
                                           r"after 4 attempts$"):
@@ -230,7 +215,7 @@ def test_5xx_is_retried_at_most_three_times_within_the_budget(sleuth_api):
 
 
 def test_401_is_final_and_shows_sleuths_message(sleuth_api):
-    sleuth_api.post(ENDPOINT, status=401, body="Invalid access token", match=[BEARER])
+    sleuth_api.post(SLEUTH_ENDPOINT, status=401, body="Invalid access token", match=[BEARER])
     clock = FakeClock()
     with pytest.raises(DeployError) as caught:
         send(clock=clock)
@@ -243,7 +228,7 @@ def test_401_is_final_and_shows_sleuths_message(sleuth_api):
 
 
 def test_400_is_final_and_shows_sleuths_message(sleuth_api):
-    sleuth_api.post(ENDPOINT, status=400, body='{"sha": ["Unable to validate sha"]}')
+    sleuth_api.post(SLEUTH_ENDPOINT, status=400, body='{"sha": ["Unable to validate sha"]}')
     with pytest.raises(DeployError, match=r'^Sleuth answered 400 Bad Request: \{"sha": \["Unable to validate sha"\]\} '
                                           "- check that the sha is pushed"):
         send()
@@ -251,14 +236,14 @@ def test_400_is_final_and_shows_sleuths_message(sleuth_api):
 
 
 def test_an_answer_that_echoes_the_token_is_scrubbed(sleuth_api):
-    sleuth_api.post(ENDPOINT, status=401, body=f"bad token {FAKE_SLEUTH_TOKEN}")
+    sleuth_api.post(SLEUTH_ENDPOINT, status=401, body=f"bad token {FAKE_SLEUTH_TOKEN}")
     with pytest.raises(DeployError) as caught:
         send()
     assert FAKE_SLEUTH_TOKEN not in str(caught.value) and "bad token ****" in str(caught.value)
 
 
 def test_a_timeout_is_retried_then_fails_without_the_token(sleuth_api):
-    sleuth_api.post(ENDPOINT, body=requests.exceptions.ConnectTimeout("connect timed out"))
+    sleuth_api.post(SLEUTH_ENDPOINT, body=requests.exceptions.ConnectTimeout("connect timed out"))
     clock = FakeClock()
     with pytest.raises(DeployError) as caught:
         send(clock=clock)
@@ -270,15 +255,15 @@ def test_a_timeout_is_retried_then_fails_without_the_token(sleuth_api):
 
 
 def test_a_connection_error_then_success(sleuth_api):
-    sleuth_api.post(ENDPOINT, body=requests.exceptions.ConnectionError("connection refused"))
-    sleuth_api.post(ENDPOINT, body="Success")
+    sleuth_api.post(SLEUTH_ENDPOINT, body=requests.exceptions.ConnectionError("connection refused"))
+    sleuth_api.post(SLEUTH_ENDPOINT, body="Success")
     clock = FakeClock()
     assert send(clock=clock) == "Success"
     assert clock.sleeps == [2.0]
 
 
 def test_ctrl_c_while_waiting_for_sleuth_leaves_the_deploy_live_with_the_command(sleuth_api):
-    sleuth_api.post(ENDPOINT, status=503)
+    sleuth_api.post(SLEUTH_ENDPOINT, status=503)
 
     class Impatient(FakeClock):
         def sleep(self, seconds: float) -> None:
@@ -298,7 +283,7 @@ def test_fab_with_the_apikey_scheme_shows_it_masked_and_sends_it(project, capsys
     code, out, _ = fab(capsys, "--dry", "notify", "--sha", NEW_SHA, "--env", "staging")
     assert code == 0 and "     Authorization: apikey **** (from SLEUTH_API_TOKEN)\n" in out
     with responses.RequestsMock() as sleuth_api:
-        sleuth_api.post(ENDPOINT, body="Success", match=[
+        sleuth_api.post(SLEUTH_ENDPOINT, body="Success", match=[
             matchers.header_matcher({"Authorization": f"apikey {FAKE_SLEUTH_TOKEN}"})])
         code, out, err = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging")
     assert (code, err) == (0, "")
@@ -308,7 +293,7 @@ def test_fab_with_the_apikey_scheme_shows_it_masked_and_sends_it(project, capsys
 def test_fab_notify_alone_registers_without_aws(project, capsys, monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")  # no AWS needed without --tag
     with responses.RequestsMock() as sleuth_api:
-        sleuth_api.post(ENDPOINT, body="Success", match=[BEARER, matchers.json_params_matcher(
+        sleuth_api.post(SLEUTH_ENDPOINT, body="Success", match=[BEARER, matchers.json_params_matcher(
             {"sha": NEW_SHA, "environment": "staging"}, strict_match=False)])
         code, out, err = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging")
     assert (code, err) == (0, "")
@@ -317,7 +302,7 @@ def test_fab_notify_alone_registers_without_aws(project, capsys, monkeypatch):
 
 def test_fab_notify_exits_1_on_failure_and_on_missing_settings(project, capsys, monkeypatch):
     with responses.RequestsMock() as sleuth_api:
-        sleuth_api.post(ENDPOINT, status=401, body="Invalid access token")
+        sleuth_api.post(SLEUTH_ENDPOINT, status=401, body="Invalid access token")
         code, _, err = fab(capsys, "notify", "--sha", NEW_SHA, "--env", "staging")
     assert code == 1
     assert err.startswith("error: not registered with Sleuth: Sleuth answered 401 Unauthorized: Invalid access token")

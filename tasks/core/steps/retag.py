@@ -65,23 +65,22 @@ class Retag:
         self.landed = True
 
     def undo(self, target: Target) -> None:
-        env, registry = self.env, target.registry
+        env = self.env
         if self.moved and not self.release_restored:
-            if self.current is None:
-                registry.remove(env.release_tag)
-                target.say(f"    {self._release} removed again (this was its first deploy)")
-            else:
-                registry.point(env.release_tag, self.current)
-                target.say(f"    {self._release} restored to {self.current.short_digest}")
+            self._put_back(target, env.release_tag, self.current, " (this was its first deploy)")
             self.release_restored = True
         if self.recorded and not self.previous_restored:
-            if self.previous is None:
-                registry.remove(env.previous_tag)
-                target.say(f"    {env.repository}:{env.previous_tag} removed again")
-            else:
-                registry.point(env.previous_tag, self.previous)
-                target.say(f"    {env.repository}:{env.previous_tag} restored to {self.previous.short_digest}")
+            self._put_back(target, env.previous_tag, self.previous)
             self.previous_restored = True
+
+    def _put_back(self, target: Target, tag: str, image: Image | None, first: str = "") -> None:
+        """`tag` on `image` again, or removed where there was none before."""
+        if image is None:
+            target.registry.remove(tag)
+            target.say(f"    {self.env.repository}:{tag} removed again{first}")
+        else:
+            target.registry.point(tag, image)
+            target.say(f"    {self.env.repository}:{tag} restored to {image.short_digest}")
 
     def by_hand(self, target: Target) -> list[str]:
         env, commands = self.env, []
