@@ -343,7 +343,10 @@ class EcsEmulator:
     def _outcome(self, service: str, digest: str | None) -> str:
         if self.broken is not None and digest not in self.broken:
             return "complete"
-        return self.outcomes.get(service) or rollout_outcome(self.scenario, service)
+        outcome = self.outcomes.get(service) or rollout_outcome(self.scenario, service)
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r} for {service}: choose one of {', '.join(OUTCOMES)}")
+        return outcome
 
     # --- migrations ------------------------------------------------------------------------------------
 

@@ -37,10 +37,8 @@ class Deployment:
     running: int
     desired: int
     pending: int
-    failed_tasks: int
     task_definition: str
     created_at: datetime | None = None
-    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,6 @@ class Service:
     deployments: tuple[Deployment, ...]
     events: tuple[Event, ...]
     network_configuration: dict[str, Any] | None
-    launch_type: str | None
     capacity_provider_strategy: tuple[dict[str, Any], ...]
     platform_version: str | None
     deployment_controller: str = "ECS"  # ECS (rolling), CODE_DEPLOY or EXTERNAL
@@ -115,7 +112,6 @@ class Container:
 @dataclass(frozen=True)
 class TaskDefinition:
     arn: str
-    family: str
     containers: tuple[Container, ...]
 
     @property
@@ -151,7 +147,6 @@ class ContainerState:
 class Task:
     arn: str
     last_status: str
-    desired_status: str | None
     stop_code: str | None
     stopped_reason: str | None
     containers: tuple[ContainerState, ...] = field(default=())
@@ -255,7 +250,7 @@ class Cluster:
             containers.append(
                 Container(name=c["name"], image=c.get("image", ""), essential=c.get("essential", True), log=settings)
             )
-        return TaskDefinition(arn=raw["taskDefinitionArn"], family=raw.get("family", ""), containers=tuple(containers))
+        return TaskDefinition(arn=raw["taskDefinitionArn"], containers=tuple(containers))
 
     def run_task(
         self,
@@ -344,10 +339,8 @@ def _service(raw: dict[str, Any]) -> Service:
             running=int(d.get("runningCount", 0)),
             desired=int(d.get("desiredCount", 0)),
             pending=int(d.get("pendingCount", 0)),
-            failed_tasks=int(d.get("failedTasks", 0)),
             task_definition=d.get("taskDefinition", ""),
             created_at=d.get("createdAt"),
-            updated_at=d.get("updatedAt"),
         )
         for d in raw.get("deployments") or []
     )
@@ -366,7 +359,6 @@ def _service(raw: dict[str, Any]) -> Service:
         deployments=deployments,
         events=events,
         network_configuration=raw.get("networkConfiguration"),
-        launch_type=raw.get("launchType"),
         capacity_provider_strategy=tuple(raw.get("capacityProviderStrategy") or ()),
         platform_version=raw.get("platformVersion") if raw.get("platformVersion") not in (None, "LATEST") else None,
         deployment_controller=str((raw.get("deploymentController") or {}).get("type") or "ECS"),
@@ -378,7 +370,6 @@ def _task(raw: dict[str, Any]) -> Task:
     return Task(
         arn=raw["taskArn"],
         last_status=raw.get("lastStatus", ""),
-        desired_status=raw.get("desiredStatus"),
         stop_code=raw.get("stopCode"),
         stopped_reason=raw.get("stoppedReason"),
         containers=tuple(

@@ -20,7 +20,6 @@ SPEC = migration.MigrationSpec(
     cluster="acme",
     task_definition=TaskDefinition(
         arn="arn:aws:ecs:us-east-1:123456789012:task-definition/acme-migrate:4",
-        family="acme-migrate",
         containers=(Container("app", "acme-app:latest", True, LogSettings("/ecs/acme", "migrate", None)),),
     ),
     container="app",
