@@ -161,6 +161,9 @@ def session(pace: Pace, tools: Tools, *, scenario: str = "success", services: di
     options = Options(scenario=scenario, rollout_seconds=pace.rollout_seconds,
                       migration_seconds=pace.migration_seconds, verbose=False, **extra)
     with Sandbox(options, show_ecs=False) as sandbox, tempfile.TemporaryDirectory(prefix="bench-") as directory:
+        # The tools restart services on the image they run: the scenario's faults must apply to every image here
+        # (in a deploy they belong to the new build only, so that a put-back onto the old one works).
+        sandbox.emulator.broken = None
         config, _ = sandbox.write_files(directory, poll_interval=pace.poll_interval, timeout=FAB_TIMEOUT)
         yield Session(sandbox, config, tools)
 

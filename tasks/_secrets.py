@@ -29,6 +29,19 @@ from collections.abc import Iterable
 from typing import Any
 
 MASK = "****"
+
+
+class _Lazy:
+    """A regex compiled on first use: `fab --list` imports this module and never redacts anything."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    def sub(self, *args: Any) -> str:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return self._compiled.sub(*args)
 SECRET_VARIABLES = (
     "SLEUTH_API_TOKEN",
     "AWS_ACCESS_KEY_ID",
@@ -49,16 +62,16 @@ _HEADER_NAMES = (
 )
 # A header as `Name: value`, `'Name': b'value'` or `Name=value` (a presigned URL): a quoted value whole; an
 # unquoted one with its scheme word (`Bearer`, `apikey`, `AWS4-HMAC-SHA256`) and the credential after it.
-_HEADER = re.compile(
+_HEADER = _Lazy(
     rf"""(?P<name>['"]?(?:{_HEADER_NAMES})['"]?[ \t]*[:=][ \t]*(?:b(?=['"]))?)"""
     r"""(?:(?P<q>['"])(?:(?!(?P=q)).)*(?P=q)|(?:(?:Bearer|apikey|Basic|Digest|Token|AWS4-[\w-]+)[ \t]+)?"""
     r"""[^\s,}&'"]+)""",
     re.IGNORECASE,
 )
-_BEARER = re.compile(r"\b(Bearer\s+)[^\s'\",}]+", re.IGNORECASE)
-_CREDENTIAL = re.compile(r"\b((?:X-Amz-)?Credential=)[^/\s'\",&]+", re.IGNORECASE)
-_ACCESS_KEY = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
-_JWT = re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*")
+_BEARER = _Lazy(r"\b(Bearer\s+)[^\s'\",}]+", re.IGNORECASE)
+_CREDENTIAL = _Lazy(r"\b((?:X-Amz-)?Credential=)[^/\s'\",&]+", re.IGNORECASE)
+_ACCESS_KEY = _Lazy(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+_JWT = _Lazy(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*")
 
 # The sensitive fields of the credential exchanges, as botocore's service models mark them (STS, SSO, SSO
 # OIDC, sign-in) plus the container and instance metadata answers (`Token`), and Sleuth's `api_key`.
@@ -66,12 +79,12 @@ _FIELD_NAMES = (
     r"SecretAccessKey|SessionToken|Token|WebIdentityToken|SAMLAssertion|TradeInToken|AccessToken|RefreshToken"
     r"|IdToken|ClientSecret|CodeVerifier|SubjectToken|Assertion|api_key|password"
 )
-_XML_FIELD = re.compile(rf"(<(?P<tag>{_FIELD_NAMES})>)[^<]*(</(?P=tag)>)", re.IGNORECASE)
-_QUOTED_FIELD = re.compile(
+_XML_FIELD = _Lazy(rf"(<(?P<tag>{_FIELD_NAMES})>)[^<]*(</(?P=tag)>)", re.IGNORECASE)
+_QUOTED_FIELD = _Lazy(
     rf"""(?P<key>(?P<kq>['"])(?:{_FIELD_NAMES})(?P=kq)\s*:\s*b?)(?P<q>['"])(?:\\.|(?!(?P=q)).)*(?P=q)""",
     re.IGNORECASE,
 )
-_FORM_FIELD = re.compile(rf"(?<![\w-])((?:{_FIELD_NAMES})=)[^&\s'\",}}]+", re.IGNORECASE)
+_FORM_FIELD = _Lazy(rf"(?<![\w-])((?:{_FIELD_NAMES})=)[^&\s'\",}}]+", re.IGNORECASE)
 
 _installed = False
 _file_cache: dict[str, tuple[tuple[int, int], str]] = {}
