@@ -47,11 +47,12 @@ class ImageDetail:
 
 
 def short(digest: str | None) -> str:
-    """`sha256:0123456789ab` — enough of a digest to recognise it in a log."""
+    """`sha256:0123456789ab` — enough of a digest to recognise it in a log; a text that is no digest (a marker
+    such as "(no digest yet)") as it is."""
     if not digest:
         return "(none)"
     algorithm, _, value = digest.partition(":")
-    return f"{algorithm}:{value[:12]}" if value else digest[:19]
+    return f"{algorithm}:{value[:12]}" if value else digest
 
 
 class Registry:

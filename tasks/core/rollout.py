@@ -94,7 +94,7 @@ class Rollout:
 def describe_images(images: Counter[str]) -> str:
     if not images:
         return "no task runs"
-    return ", ".join(f"{count} task{'s' if count > 1 else ''} on {short(d) if d.startswith('sha') else d}"
+    return ", ".join(f"{count} task{'s' if count > 1 else ''} on {short(d)}"
                      for d, count in images.most_common())
 
 

@@ -28,12 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .clock import Clock
+from .clock import Clock, Say
 from .config import Environment, SleuthSettings
 from .errors import DeployError
 from .http import failure, one_line
 
-Say = Callable[[str], None]
 Post = Callable[..., Any]  # requests.post's shape
 
 TOKEN_VARIABLE = "SLEUTH_API_TOKEN"

@@ -78,8 +78,7 @@ def _runs(target: Target, images: Counter[str], release: str | None, names: dict
     drift = None
     strangers = [r["digest"] for r in runs if r["tag"] is None]
     if strangers:
-        drift = f"runs {', '.join(short(d) if d.startswith('sha') else d for d in strangers)}, which no tag of " \
-                f"{target.env.name} names"
+        drift = f"runs {', '.join(short(d) for d in strangers)}, which no tag of {target.env.name} names"
     elif release is not None and any(r["digest"] != release for r in runs):
         others = sorted({r["tag"] for r in runs if r["digest"] != release})
         drift = f"runs {', '.join(others)}, not {target.env.release_tag}"
@@ -125,7 +124,7 @@ def render(status: dict[str, Any]) -> list[str]:
     rows = [["SERVICE", "RUNS", "DEPLOYMENT", "STATUS", "ROLLOUT", "TASKS", "TASK DEF", "SINCE"]]
     notes: dict[int, list[str]] = {}
     for service in status["services"]:
-        runs = ", ".join(f"{r['tasks']}x {short(r['digest']) if r['digest'].startswith('sha') else r['digest']}"
+        runs = ", ".join(f"{r['tasks']}x {short(r['digest'])}"
                          + (f" ({r['tag']})" if r["tag"] else "") for r in service["runs"]) or "no task"
         for number, d in enumerate(service["deployments"]):
             rows.append([service["name"] if number == 0 else "", runs if number == 0 else "", d["id"], d["status"],
