@@ -79,6 +79,9 @@ _FIELD_NAMES = (
     r"SecretAccessKey|SessionToken|Token|WebIdentityToken|SAMLAssertion|TradeInToken|AccessToken|RefreshToken"
     r"|IdToken|ClientSecret|CodeVerifier|SubjectToken|Assertion|api_key|password"
 )
+# Both lists are plain words joined by `|`: what a record must contain for their patterns to match.
+_HEADER_WORDS = tuple(_HEADER_NAMES.split("|"))
+_FIELD_WORDS = tuple(name.lower() for name in _FIELD_NAMES.split("|"))
 _XML_FIELD = _Lazy(rf"(<(?P<tag>{_FIELD_NAMES})>)[^<]*(</(?P=tag)>)", re.IGNORECASE)
 _QUOTED_FIELD = _Lazy(
     rf"""(?P<key>(?P<kq>['"])(?:{_FIELD_NAMES})(?P=kq)\s*:\s*b?)(?P<q>['"])(?:\\.|(?!(?P=q)).)*(?P=q)""",
@@ -89,6 +92,7 @@ _FORM_FIELD = _Lazy(rf"(?<![\w-])((?:{_FIELD_NAMES})=)[^&\s'\",}}]+", re.IGNOREC
 _installed = False
 _file_cache: dict[str, tuple[tuple[int, int], str]] = {}
 _masked_variables: set[str] = set()  # named by the config: the variables smoke check headers read
+_secrets_cache: list[Any] = []  # [key, secrets]: see known_secrets
 
 
 def mask_variables(names: Iterable[str]) -> None:
@@ -98,7 +102,31 @@ def mask_variables(names: Iterable[str]) -> None:
 
 def known_secrets() -> list[str]:
     """The secret values this process can know of: its secret variables, those the config names as secret,
-    and the token files' contents."""
+    and the token files' contents.
+
+    Asked once per log record (thousands per `fab --debug` run), so the answer is kept while the environment,
+    the masked names and the token files stay as they were: comparing the environment's raw mapping costs a
+    dictionary comparison, reading it anew decodes every variable.
+    """
+    raw = getattr(os.environ, "_data", None)  # os._Environ's undecoded mapping (CPython); else no caching
+    files = tuple(_stamp(os.environ.get(name, "")) for name in SECRET_FILE_VARIABLES)
+    key = (dict(raw) if raw is not None else None, frozenset(_masked_variables), files)
+    if raw is not None and _secrets_cache and _secrets_cache[0] == key:
+        return _secrets_cache[1]
+    secrets = _read_secrets()
+    _secrets_cache[:] = [key, secrets]
+    return secrets
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size) if stat else None
+
+
+def _read_secrets() -> list[str]:
     values = [os.environ.get(name, "") for name in (*SECRET_VARIABLES, *sorted(_masked_variables))]
     values += [value for name, value in os.environ.items() if name.startswith(SECRET_VARIABLE_PREFIXES)]
     values += [_file_content(os.environ.get(name, "")) for name in SECRET_FILE_VARIABLES]
@@ -130,14 +158,24 @@ def redact(text: str) -> str:
     """`text` with secret values and secret-bearing header and field values replaced by `****`."""
     for value in known_secrets():
         text = text.replace(value, MASK)
-    text = _XML_FIELD.sub(rf"\g<1>{MASK}\g<3>", text)
-    text = _QUOTED_FIELD.sub(lambda m: f"{m.group('key')}{m.group('q')}{MASK}{m.group('q')}", text)
-    text = _FORM_FIELD.sub(rf"\g<1>{MASK}", text)
-    text = _BEARER.sub(rf"\g<1>{MASK}", text)
-    text = _HEADER.sub(lambda m: f"{m.group('name')}{m.group('q') or ''}{MASK}{m.group('q') or ''}", text)
-    text = _CREDENTIAL.sub(rf"\g<1>{MASK}", text)
-    text = _JWT.sub(MASK, text)
-    return _ACCESS_KEY.sub(MASK, text)
+    # Each pattern runs only where the words it needs occur (most records hold none): a lookup for a word costs
+    # a microsecond, a pattern that finds nothing up to a hundred on a response body.
+    low = text.lower()
+    if any(word in low for word in _FIELD_WORDS):
+        text = _XML_FIELD.sub(rf"\g<1>{MASK}\g<3>", text)
+        text = _QUOTED_FIELD.sub(lambda m: f"{m.group('key')}{m.group('q')}{MASK}{m.group('q')}", text)
+        text = _FORM_FIELD.sub(rf"\g<1>{MASK}", text)
+    if "bearer" in low:
+        text = _BEARER.sub(rf"\g<1>{MASK}", text)
+    if any(word in low for word in _HEADER_WORDS):
+        text = _HEADER.sub(lambda m: f"{m.group('name')}{m.group('q') or ''}{MASK}{m.group('q') or ''}", text)
+    if "credential=" in low:
+        text = _CREDENTIAL.sub(rf"\g<1>{MASK}", text)
+    if "eyJ" in text:
+        text = _JWT.sub(MASK, text)
+    if "AKIA" in text or "ASIA" in text:
+        text = _ACCESS_KEY.sub(MASK, text)
+    return text
 
 
 def redact_logs() -> None:

@@ -1,7 +1,8 @@
 """End to end: the single steps and the operator tasks, through the real `fab` against one sandbox.
 
 The order is an operator's evening: the steps CI runs one by one (retag, migrate, restart, notify), then a
-rollback, with `fab status --json` read after each as a script would. Pace as in test_fab_deploy.py.
+rollback, with `fab status` read as a script would (`--json`) and as a person would (the table), and the
+sandbox's own view checked in between. Pace as in test_fab_deploy.py.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Operator:
 def operator() -> Iterator[Operator]:
     with Sandbox(Options(scenario="success", migration_seconds=0.3, rollout_seconds=0.5)) as sandbox, \
             tempfile.TemporaryDirectory(prefix="e2e-") as directory:
-        config, _ = sandbox.write_files(directory, poll_interval=0.05, timeout=15)
+        config, _ = sandbox.write_files(directory, poll_interval=0.1, timeout=15)
         yield Operator(sandbox, config)
 
 
@@ -51,17 +52,15 @@ def test_the_steps_one_by_one_then_a_rollback(operator: Operator) -> None:
 
     retag = operator.fab("retag", "--tag", world.new_sha, "--env", ENV)
     assert retag.exit_code == 0, retag.output
-    after_retag = operator.status()
-    assert after_retag["release_tag"]["digest"] == sandbox.image_tags()[world.new_sha]
-    assert after_retag["previous"]["digest"] == before["release_tag"]["digest"]
-    assert [d["id"] for s in after_retag["services"] for d in s["deployments"]] == \
+    tags = sandbox.image_tags()
+    assert (tags["latest"], tags[PREVIOUS]) == (tags[world.new_sha], before["release_tag"]["digest"])
+    assert [d["id"] for s in sandbox.services().values() for d in s["deployments"]] == \
         [d["id"] for s in before["services"] for d in s["deployments"]]  # a retag restarts nothing
-    for service in after_retag["services"]:  # the tasks still run what their deployment resolved: flagged
-        assert service["runs"] == [{"digest": world.current_digest, "tasks": service["desired"],
-                                    "tag": "latest-previous"}]
-        assert service["drift"] == "runs latest-previous, not latest"
+    # the tasks still run what their deployment resolved, and the table flags it
+    assert sandbox.running_images() == {s["name"]: {world.current_digest: s["desired"]} for s in before["services"]}
     table = operator.fab("status", "--env", ENV)
     assert "DRIFT: web runs latest-previous, not latest" in table.output
+    assert "DRIFT: worker runs latest-previous, not latest" in table.output
 
     migrate = operator.fab("migrate", "--env", ENV)
     assert migrate.exit_code == 0, migrate.output
@@ -95,10 +94,6 @@ def test_the_steps_one_by_one_then_a_rollback(operator: Operator) -> None:
     assert [r.body["sha"] for r in sandbox.registrations] == [world.new_sha, world.current_sha]
     assert after["lock"] is None
 
-    again = operator.fab("rollback", "--env", ENV)
-    assert again.exit_code == 1
-    assert again.lines[-1].startswith("error: nothing to roll back: ")
-
 
 def test_debug_status_with_a_web_identity_shows_no_credential(operator: Operator, tmp_path: Path) -> None:
     """CI's OIDC path through the real `fab` as a subprocess: botocore assumes the role at the sandbox's STS."""
@@ -129,7 +124,7 @@ def test_a_signal_during_the_migration_reports_the_task_and_frees_the_lock(signa
     with Sandbox(options) as sandbox, tempfile.TemporaryDirectory(prefix="e2e-") as directory:
         world = sandbox.world
         assert world is not None
-        config, _ = sandbox.write_files(directory, poll_interval=0.05, timeout=60)
+        config, _ = sandbox.write_files(directory, poll_interval=0.1, timeout=60)
         command = [fab_executable(), "-f", str(config), "deploy", "--sha", world.new_sha, "--env", ENV]
         process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[2], text=True,
                                    env={**sandbox.process_environment(), "PYTHONUNBUFFERED": "1"},
@@ -153,7 +148,5 @@ def test_a_signal_during_the_migration_reports_the_task_and_frees_the_lock(signa
         assert output.rstrip().splitlines()[-1] == (f"interrupted: stopped by {signal_name} during migrate; see above "
                                                     "for what changed and what still runs in ECS")
         assert "Traceback" not in output
-        status_now = run_fab(sandbox, config, ["status", "--env", ENV, "--json"])
-        assert json.loads(status_now.output)["lock"] is None
-        again = run_fab(sandbox, config, ["retag", "--tag", world.current_sha, "--env", ENV])  # takes the lock
+        again = run_fab(sandbox, config, ["retag", "--tag", world.current_sha, "--env", ENV])  # a held lock refuses
         assert again.exit_code == 0, again.output

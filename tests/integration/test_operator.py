@@ -330,6 +330,11 @@ def test_rollback_moves_back_to_previous_restarts_and_runs_no_migration(world, p
            f"every service runs sha256:{world.old_digest[7:19]}" in out
     assert world.running_images() == {"web": {world.old_digest}, "worker": {world.old_digest}}
 
+    code, _, err = fab(capsys, "rollback", "--env", "staging")  # the release tag is on latest-previous already
+    assert code == 1
+    assert err.splitlines()[-1].startswith("error: nothing to roll back: ")
+    assert world.digest_of("latest") == world.old_digest
+
 
 def test_rollback_without_previous_refuses_plainly(world, project, capsys):
     code, _, err = fab(capsys, "rollback", "--env", "staging")
