@@ -132,6 +132,15 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def pytest_xdist_auto_num_workers(config: Any) -> int:
+    """`-n auto`: two workers per core, eight at most. The e2e tests spend much of their time waiting in real time
+    (the sandbox's rollouts, `fab` starting in a subprocess), so one worker per core leaves the cores idle part
+    of the time; on a 2-core machine four workers took the suite from 81 s to 75 s idle, and from 154 s to 113 s
+    beside two busy loops."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(2 * cores, 8)
+
+
 LAYERS = ("unit", "integration", "e2e", "meta")
 
 
