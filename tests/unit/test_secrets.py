@@ -78,3 +78,22 @@ def test_redact_masks_the_web_identity_token_files_content(monkeypatch, tmp_path
     (tmp_path / "token").write_text("opaque-web-identity-token\n")
     monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(tmp_path / "token"))
     assert redact("body: opaque-web-identity-token.") == "body: ****."
+
+
+def test_a_secret_set_or_a_token_file_rewritten_after_a_record_is_masked_in_the_next(monkeypatch, tmp_path):
+    """The secrets are kept between records while nothing changed: a change shows in the very next record."""
+    assert redact("value: sleuth-later-0123456789") == "value: sleuth-later-0123456789"
+    monkeypatch.setenv("SLEUTH_API_TOKEN", "sleuth-later-0123456789")
+    assert redact("value: sleuth-later-0123456789") == "value: ****"
+    monkeypatch.setenv("SLEUTH_API_TOKEN", "sleuth-rotated-0123456789")
+    assert redact("old sleuth-later-0123456789, new sleuth-rotated-0123456789") == \
+        "old sleuth-later-0123456789, new ****"
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "bedrock-bearer-0123456789")  # a prefix, not a fixed name
+    assert redact("bedrock-bearer-0123456789") == "****"
+
+    token = tmp_path / "token"
+    token.write_text("first-opaque-token-0123")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+    assert redact("first-opaque-token-0123") == "****"
+    token.write_text("second-opaque-token-0123456")  # botocore re-reads the file to refresh; so do we
+    assert redact("first-opaque-token-0123 second-opaque-token-0123456") == "first-opaque-token-0123 ****"
