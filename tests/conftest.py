@@ -53,8 +53,8 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
 
 
 # The suite keeps hundreds of thousands of long-lived objects (botocore's service models, moto's backends), and
-# CPython's default collection thresholds make it walk them again and again: a quarter of the suite's CPU time.
-# Collecting ~30 times less often costs a little memory and nothing else; cycles are still collected.
+# CPython's default collection thresholds make it walk them again and again: about a sixth of the in-process
+# tests' CPU time. Collecting ~30 times less often costs a little memory; cycles are still collected.
 gc.set_threshold(20_000, 20, 20)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,8 +135,7 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
 def pytest_xdist_auto_num_workers(config: Any) -> int:
     """`-n auto`: two workers per core, eight at most. The e2e tests spend much of their time waiting in real time
     (the sandbox's rollouts, `fab` starting in a subprocess), so one worker per core leaves the cores idle part
-    of the time; on a 2-core machine four workers took the suite from 81 s to 75 s idle, and from 154 s to 113 s
-    beside two busy loops."""
+    of the time. On 2 cores beside two busy loops: 108-127 s with four workers, 153 s with two; idle, the same."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return min(2 * cores, 8)
 
