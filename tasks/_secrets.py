@@ -119,6 +119,7 @@ def known_secrets() -> list[str]:
 
 
 def _stamp(path: str) -> tuple[int, int] | None:
+    """A file's (modification time, size), which change when it is rewritten; None: no such file."""
     try:
         stat = os.stat(path) if path else None
     except OSError:
@@ -136,16 +137,15 @@ def _read_secrets() -> list[str]:
 
 def _file_content(path: str) -> str:
     """A token file's content, read again only when the file changed (botocore re-reads it to refresh)."""
-    if not path:
+    stamp = _stamp(path)
+    if stamp is None:
+        return ""
+    cached = _file_cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    if stamp[1] > _FILE_LIMIT:
         return ""
     try:
-        stat = os.stat(path)
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        cached = _file_cache.get(path)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        if stat.st_size > _FILE_LIMIT:
-            return ""
         with open(path, encoding="utf-8", errors="replace") as handle:
             content = handle.read()
     except OSError:

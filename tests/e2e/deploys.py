@@ -78,16 +78,18 @@ def observe(sandbox: Sandbox, config: Path, arguments: list[str]) -> Deploy:
     assert world is not None
     tags_before = sandbox.image_tags()
     before = {name: s["deployments"][0]["id"] for name, s in sandbox.services().items()}
-    seen = (len(emulator.started_deployments), len(emulator.one_off_tasks), len(sandbox.registrations),
-            len(sandbox.faults.played), len(sandbox.health.answers))
+    # what earlier runs in this sandbox left in each record: this run's part starts after it
+    started_before, tasks_before, registrations_before, faults_before, answers_before = (
+        len(emulator.started_deployments), len(emulator.one_off_tasks), len(sandbox.registrations),
+        len(sandbox.faults.played), len(sandbox.health.answers))
     run = run_fab(sandbox, config, arguments, timeout=60)
     deadline = time.monotonic() + 5  # a rollout fab stopped watching may still be moving
     while not emulator.idle() and time.monotonic() < deadline:
         time.sleep(0.02)
     started: dict[str, list[str]] = {}
-    for service, deployment_id in emulator.started_deployments[seen[0]:]:
+    for service, deployment_id in emulator.started_deployments[started_before:]:
         started.setdefault(service, []).append(deployment_id)
-    tasks = emulator.one_off_tasks[seen[1]:]
+    tasks = emulator.one_off_tasks[tasks_before:]
     migrations = sandbox.client("ecs").describe_tasks(cluster=world.cluster, tasks=tasks)["tasks"] if tasks else []
     assert not emulator.errors, f"the ECS emulator failed: {emulator.errors}"
     return Deploy(
@@ -99,10 +101,10 @@ def observe(sandbox: Sandbox, config: Path, arguments: list[str]) -> Deploy:
         started_deployments=started,
         services=sandbox.services(),
         migrations=migrations,
-        registrations=list(sandbox.registrations[seen[2]:]),
+        registrations=list(sandbox.registrations[registrations_before:]),
         running_images=sandbox.running_images(),
-        faults_played=list(sandbox.faults.played[seen[3]:]),
-        health_answers=list(sandbox.health.answers[seen[4]:]),
+        faults_played=list(sandbox.faults.played[faults_before:]),
+        health_answers=list(sandbox.health.answers[answers_before:]),
     )
 
 
