@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
+# Some machines set PYTHONDONTWRITEBYTECODE=1 for everything. The suite starts `fab` and the sandbox in subprocesses
+# and pytest starts a worker per core: without cached bytecode, every one of them compiles `tasks/` and `sandbox/`
+# again and every worker rewrites every test module's assertions again (seconds of CPU per run).
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: test lint install clean
 
 $(BIN)/python:
