@@ -228,18 +228,25 @@ class Clients:
 
 
 _loader: Any = None
+_last: tuple[tuple[Any, ...], Any] | None = None  # (what configured it, the session): one at a time
 
 
 def clients_for(region: str | None) -> Clients:
     """Clients from boto3's normal configuration; `region` None means boto3's own choice.
 
-    Each call gets a fresh session (credentials are resolved anew), sharing only the loader that
-    caches AWS's service models, which are the same for every session.
+    A process keeps the session of its last call, with the credentials it resolved, for as long as nothing it was
+    made from changes: the region asked for, every `AWS_*` variable (and `BOTO_CONFIG`), and the AWS config and
+    credentials files. So several tasks in one `fab` command assume a role or read an SSO token once, not once
+    each, and a changed variable or file gets a fresh session. Each call gets clients of its own (a caller may
+    register handlers on a client's events); every session shares the loader that caches AWS's service models.
     """
-    global _loader
+    global _loader, _last
     import boto3
     import botocore.session
 
+    key = _configured_by(region)
+    if _last is not None and _last[0] == key:
+        return Clients(_last[1])
     with calling("session setup"):
         core = botocore.session.get_session()
         if _loader is None:
@@ -249,4 +256,20 @@ def clients_for(region: str | None) -> Clients:
         session = boto3.session.Session(botocore_session=core, region_name=region)
         if session.region_name is None and os.environ.get("AWS_REGION"):
             session = boto3.session.Session(botocore_session=core, region_name=os.environ["AWS_REGION"])
+    _last = (key, session)
     return Clients(session)
+
+
+def _configured_by(region: str | None) -> tuple[Any, ...]:
+    """What botocore's configuration chain reads, as a comparable value: the variables, and each file's size and
+    modification time (None when it does not exist)."""
+    variables = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_") or k == "BOTO_CONFIG"))
+    files = []
+    for variable, default in (("AWS_CONFIG_FILE", "~/.aws/config"), ("AWS_SHARED_CREDENTIALS_FILE",
+                                                                      "~/.aws/credentials")):
+        try:
+            found = os.stat(os.path.expanduser(os.environ.get(variable, default)))
+            files.append((found.st_mtime_ns, found.st_size))
+        except OSError:
+            files.append(None)
+    return region, variables, tuple(files)

@@ -189,6 +189,30 @@ def test_debug_with_a_web_identity_shows_no_issued_credential_nor_the_token(
     assert calls == (1 if argv == DEPLOY else 0)
 
 
+def test_several_tasks_in_one_fab_command_assume_the_role_once_and_another_role_anew(
+    web_identity, world, clock, capfd, monkeypatch
+):
+    """A session keeps the credentials it was given: `fab check ... status ...` asks STS once. A changed
+    variable (another role) is a new session, which asks STS again, for that role."""
+    from moto.sts.models import sts_backends
+
+    def assumed() -> list[str]:
+        return [role.role_arn for account in sts_backends.values() for backend in account.values()
+                for role in backend.assumed_roles]
+
+    deploy_role, plan_role = (f"arn:aws:iam::123456789012:role/circleci-{name}" for name in ("deploy", "plan"))
+    code, text, _ = run(world, clock, capfd, ["check", "--env", "staging", "status", "--env", "staging"],
+                        _nothing, None)
+    assert code == 0, text[-2000:]
+    assert "staging is ready to deploy" in text and "  lock: free" in text  # check, then status, both ran
+    assert "assumed-role/circleci-deploy/" in text
+    assert assumed() == [deploy_role]
+    monkeypatch.setenv("AWS_ROLE_ARN", plan_role)
+    code, text, _ = run(world, clock, capfd, ["status", "--env", "staging"], _nothing, None)
+    assert code == 0, text[-2000:]
+    assert assumed() == [deploy_role, plan_role]
+
+
 def test_debug_keeps_secret_header_values_of_the_config_files_out(secrets_set, project, clock, capfd, monkeypatch):
     """Invoke logs each config file's contents under --debug before any task starts; a smoke check's headers
     may carry a credential."""
