@@ -2,7 +2,7 @@
 
 The order is an operator's evening: the steps CI runs one by one (retag, migrate, restart, notify), then a
 rollback, with `fab status` read as a script would (`--json`) and as a person would (the table), and the
-sandbox's own view checked in between. Pace as in test_fab_deploy.py.
+sandbox's own view checked in between. Pace and polling as in e2e/deploys.py.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import issued_credentials
 
+from e2e.deploys import PACE, POLL_INTERVAL
 from sandbox import Options, Sandbox, settings
 from sandbox.fab import FabRun, fab_executable, run_fab, stream
 
@@ -39,9 +40,9 @@ class Operator:
 
 @pytest.fixture(scope="module")
 def operator() -> Iterator[Operator]:
-    with Sandbox(Options(scenario="success", migration_seconds=0.3, rollout_seconds=0.5)) as sandbox, \
+    with Sandbox(Options(scenario="success", **PACE)) as sandbox, \
             tempfile.TemporaryDirectory(prefix="e2e-") as directory:
-        config, _ = sandbox.write_files(directory, poll_interval=0.1, timeout=15)
+        config, _ = sandbox.write_files(directory, poll_interval=POLL_INTERVAL, timeout=15)
         yield Operator(sandbox, config)
 
 
@@ -124,7 +125,7 @@ def test_a_signal_during_the_migration_reports_the_task_and_frees_the_lock(signa
     with Sandbox(options) as sandbox, tempfile.TemporaryDirectory(prefix="e2e-") as directory:
         world = sandbox.world
         assert world is not None
-        config, _ = sandbox.write_files(directory, poll_interval=0.1, timeout=60)
+        config, _ = sandbox.write_files(directory, poll_interval=POLL_INTERVAL, timeout=60)
         command = [fab_executable(), "-f", str(config), "deploy", "--sha", world.new_sha, "--env", ENV]
         process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[2], text=True,
                                    env={**sandbox.process_environment(), "PYTHONUNBUFFERED": "1"},
