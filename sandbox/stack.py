@@ -27,7 +27,7 @@ from moto.ecs.models import ecs_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 
-from . import settings
+from . import settings, snapshot
 from .api_calls import ApiCalls
 from .ecs import EcsEmulator
 from .faults import Faults
@@ -88,8 +88,7 @@ class Sandbox:
         self._moto.start()
         try:
             self.api_calls.install(self._moto, self.faults.middleware)
-            self.world = seed(self.client, self.options.services, controllers=self.options.controllers,
-                              circuit_breaker=self.options.circuit_breaker)
+            self.world = self._seed()
             self._emulator = EcsEmulator(
                 ecs_backends[self.world.account][self.world.region],
                 self.client("logs"),
@@ -123,6 +122,20 @@ class Sandbox:
             self.stop()
             raise
         return self
+
+    def _seed(self) -> World:
+        """Seed through the API the first time this process starts a sandbox of this shape; after that, restore a
+        copy of what that seeding left (sandbox/snapshot.py), so every start meets the same world."""
+        shape = (tuple(self.options.services.items()), tuple(sorted(self.options.controllers.items())),
+                 self.options.circuit_breaker)
+        if shape in _SEEDED:
+            world, saved = _SEEDED[shape]
+            snapshot.restore(saved, world.account, world.region)
+            return world
+        world = seed(self.client, self.options.services, controllers=self.options.controllers,
+                     circuit_breaker=self.options.circuit_breaker)
+        _SEEDED[shape] = (world, snapshot.save(world.account, world.region))
+        return world
 
     def stop(self) -> None:
         if self._emulator is not None:
@@ -314,6 +327,11 @@ class Sandbox:
     def emulator(self) -> EcsEmulator:
         assert self._emulator is not None, "start() first"
         return self._emulator
+
+
+# What the first start of each shape seeded (services and counts, controllers, circuit breaker): the world's names
+# and a copy of moto's state right after seeding, before the emulator settled it.
+_SEEDED: dict[tuple[Any, ...], tuple[World, dict[str, Any]]] = {}
 
 
 @functools.cache

@@ -291,45 +291,26 @@ def _world_clients() -> list[Any]:
     return _CLIENTS
 
 
-# The services whose state a world sets up; the first world is built through the API, every later one starts from
-# a copy of what the first left in moto (a few milliseconds instead of 26 API calls).
-WORLD_SERVICES = ("ecr", "ecs", "logs", "ec2")
+# The first world is built through the API; every later one starts from a copy of what the first left in moto
+# (a few milliseconds instead of 26 API calls).
 _FIRST_WORLD: dict[str, Any] = {}
-
-
-def _backends() -> dict[str, Any]:
-    from moto.backends import get_backend
-
-    return {name: get_backend(name)[ACCOUNT][REGION] for name in WORLD_SERVICES}  # type: ignore[call-overload]
-
-
-def _copy(backend: Any) -> Any:
-    """A deep copy of a moto backend; its locks (ECR has one) are new locks, not copies (locks do not copy)."""
-    import copy
-    import threading
-
-    lock_types = (type(threading.Lock()), type(threading.RLock()))
-    memo = {id(value): type(value)() for value in vars(backend).values() if isinstance(value, lock_types)}
-    return copy.deepcopy(backend, memo)
 
 
 class World:
     """Emulated AWS with the team's resources; `emulator` plays ECS, and reads tell what a user would check."""
 
     def __init__(self) -> None:
-        from moto.backends import get_backend
-
+        from sandbox import snapshot
         from sandbox.ecs import EcsEmulator
 
         self.ecr, self.ecs, self.logs, self.ec2, self.ssm = _world_clients()
         self.output: list[str] = []
         if _FIRST_WORLD:
-            for name, backend in _FIRST_WORLD["backends"].items():
-                get_backend(name)[ACCOUNT][REGION] = _copy(backend)  # type: ignore[call-overload]
+            snapshot.restore(_FIRST_WORLD["backends"], ACCOUNT, REGION)
             self.old_digest, self.new_digest, self.network = _FIRST_WORLD["values"]
         else:
             self._build()
-            _FIRST_WORLD.update(backends={name: _copy(b) for name, b in _backends().items()},
+            _FIRST_WORLD.update(backends=snapshot.save(ACCOUNT, REGION),
                                 values=(self.old_digest, self.new_digest, self.network))
         self.emulator = EcsEmulator(
             self.backend, self.logs, scenario="success", migration_seconds=MIGRATION_SECONDS,
