@@ -33,11 +33,6 @@ collection.add_task(image_tag.image_tag)
 collection.add_task(unlock.unlock)
 collection.configure({"deploy": DEFAULTS})
 
-# When `fab` exits, Python's last garbage collections walk every object still alive, hundreds of thousands once
-# botocore's service models are loaded: about a quarter of a second, a fifth of a `fab status`. Nothing needs those
-# collections (the process's memory goes back to the system), so `fab` moves what is alive out of their reach
-# (`gc.freeze`) as it exits.
-
 
 def __getattr__(name: str) -> Any:
     if name == "ns":
@@ -46,7 +41,10 @@ def __getattr__(name: str) -> Any:
 
         redact_logs()  # now: under --debug, Invoke logs the config files' contents (smoke headers) next
         check_config_files()
-        atexit.unregister(gc.freeze)  # once, however often the fabfile is loaded in one process
+        # When `fab` exits, Python's last garbage collections walk every object still alive, hundreds of thousands
+        # once botocore's service models are loaded: about a quarter of a second, a fifth of a `fab status`. Nothing
+        # needs them (the memory goes back to the system), so what is alive is frozen out of their reach at exit.
+        atexit.unregister(gc.freeze)  # registered once, however often the fabfile is loaded in one process
         atexit.register(gc.freeze)
         return collection
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
