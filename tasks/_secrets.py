@@ -28,6 +28,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .core.files import stamp
+
 MASK = "****"
 
 
@@ -109,22 +111,13 @@ def known_secrets() -> list[str]:
     dictionary comparison, reading it anew decodes every variable.
     """
     raw = getattr(os.environ, "_data", None)  # os._Environ's undecoded mapping (CPython); else no caching
-    files = tuple(_stamp(os.environ.get(name, "")) for name in SECRET_FILE_VARIABLES)
+    files = tuple(stamp(os.environ.get(name, "")) for name in SECRET_FILE_VARIABLES)
     key = (dict(raw) if raw is not None else None, frozenset(_masked_variables), files)
     if raw is not None and _secrets_cache and _secrets_cache[0] == key:
         return _secrets_cache[1]
     secrets = _read_secrets()
     _secrets_cache[:] = [key, secrets]
     return secrets
-
-
-def _stamp(path: str) -> tuple[int, int] | None:
-    """A file's (modification time, size), which change when it is rewritten; None: no such file."""
-    try:
-        stat = os.stat(path) if path else None
-    except OSError:
-        return None
-    return (stat.st_mtime_ns, stat.st_size) if stat else None
 
 
 def _read_secrets() -> list[str]:
@@ -137,20 +130,20 @@ def _read_secrets() -> list[str]:
 
 def _file_content(path: str) -> str:
     """A token file's content, read again only when the file changed (botocore re-reads it to refresh)."""
-    stamp = _stamp(path)
-    if stamp is None:
+    now = stamp(path)
+    if now is None:
         return ""
     cached = _file_cache.get(path)
-    if cached is not None and cached[0] == stamp:
+    if cached is not None and cached[0] == now:
         return cached[1]
-    if stamp[1] > _FILE_LIMIT:
+    if now[1] > _FILE_LIMIT:
         return ""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             content = handle.read()
     except OSError:
         return ""
-    _file_cache[path] = (stamp, content)
+    _file_cache[path] = (now, content)
     return content
 
 

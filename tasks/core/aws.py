@@ -37,6 +37,7 @@ from botocore.exceptions import (
 )
 
 from .errors import DeployError
+from .files import stamp
 
 T = TypeVar("T")
 
@@ -227,6 +228,7 @@ class Clients:
         return self._client("ssm")
 
 
+_AWS_FILES = (("AWS_CONFIG_FILE", "~/.aws/config"), ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"))
 _loader: Any = None
 _last: tuple[tuple[Any, ...], Any] | None = None  # (what configured it, the session): one at a time
 
@@ -261,15 +263,8 @@ def clients_for(region: str | None) -> Clients:
 
 
 def _configured_by(region: str | None) -> tuple[Any, ...]:
-    """What botocore's configuration chain reads, as a comparable value: the variables, and each file's size and
-    modification time (None when it does not exist)."""
+    """What botocore's configuration chain reads, as a comparable value: the variables, and the stamps of the AWS
+    config and credentials files."""
     variables = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_") or k == "BOTO_CONFIG"))
-    files = []
-    for variable, default in (("AWS_CONFIG_FILE", "~/.aws/config"), ("AWS_SHARED_CREDENTIALS_FILE",
-                                                                      "~/.aws/credentials")):
-        try:
-            found = os.stat(os.path.expanduser(os.environ.get(variable, default)))
-            files.append((found.st_mtime_ns, found.st_size))
-        except OSError:
-            files.append(None)
-    return region, variables, tuple(files)
+    files = tuple(stamp(os.path.expanduser(os.environ.get(variable, default))) for variable, default in _AWS_FILES)
+    return region, variables, files
