@@ -1,4 +1,4 @@
-"""The results as tables (Markdown, so the README can carry them as printed) and the targets the benchmark was set."""
+"""The results as tables (Markdown, as docs/benchmark.md carries them) and the targets the benchmark was set."""
 
 from __future__ import annotations
 

@@ -131,7 +131,7 @@ def _client_error(err: ClientError, action: str) -> AwsError:
         text = f"AWS rejected the credentials ({code}) at {action}: check AWS_PROFILE or the access key in use"
     elif code in _DENIED:
         text = (f"access denied: the credentials in use lack {action} ({message}); grant it to the role or user "
-                "(see the README's IAM policy)")
+                "(docs/iam.md lists what the tasks need)")
     else:
         text = f"AWS {action} failed: {code}{said}"
     return AwsError(text, action=action, code=code)

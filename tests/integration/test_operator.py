@@ -422,8 +422,8 @@ def test_a_lock_that_cannot_be_released_is_a_warning_and_the_first_failure_stays
     holder = lock_value(world)["token"]
     assert out.rstrip().splitlines()[-1] == (
         f"warning: the deploy lock {LOCK} is still held: releasing it failed (access denied: the credentials in use "
-        "lack ssm:DeleteParameter (not allowed to delete); grant it to the role or user (see the README's IAM "
-        f"policy)); once AWS answers, free it with: fab unlock --env staging --holder {holder}")
+        "lack ssm:DeleteParameter (not allowed to delete); grant it to the role or user (docs/iam.md lists what the "
+        f"tasks need)); once AWS answers, free it with: fab unlock --env staging --holder {holder}")
 
 
 @pytest.mark.parametrize(("name", "status"), [("SIGHUP", 129), ("SIGTERM", 143)])

@@ -44,7 +44,7 @@ def test_throttling_5xx_and_connection_trouble_are_transient(error, problem):
     [
         (client_error("AccessDeniedException", 400, "not authorized"),
          "access denied: the credentials in use lack ecs:DescribeServices (not authorized); grant it to the role or "
-         "user (see the README's IAM policy)"),
+         "user (docs/iam.md lists what the tasks need)"),
         (client_error("ExpiredTokenException", 400),
          "AWS credentials have expired (ExpiredTokenException) at ecs:DescribeServices: refresh them and run again"),
         (NoCredentialsError(), "no AWS credentials found for ecs:DescribeServices: set AWS_PROFILE, or "
