@@ -3,19 +3,18 @@
 Computed here and nowhere else: CI's build-image job prints it with `fab image-tag --sha SHA` and hands
 it to the deploy jobs through the workspace. Assumptions: the time is the build time in UTC (an aware
 datetime; a naive one is a bug, not input), and the short sha is the first 7 hex digits, git's default.
-Tags made this way sort by build time, so `describe-images` listings read as a history.
+Tags made this way sort by build time, so `describe-images` listings read as a history. commits.py's
+`BUILD_TAG` reads them back (which commit an image was built from; `fab image-tag --find`).
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from .config import check_sha, check_tag
 
 SHORT_SHA_LENGTH = 7
 _FORMAT = "%Y%m%d.%H%M%S"
-PATTERN = re.compile(r"^(?P<date>\d{8})\.(?P<time>\d{6})-(?P<sha>[0-9a-f]{7})$")
 
 
 def build_tag(sha: str, built_at: datetime) -> str:

@@ -135,6 +135,17 @@ def check_tag(tag: str, what: str = "--tag") -> str:
     return tag
 
 
+def is_repository_name(name: str) -> bool:
+    """An ECR repository's name (`acme-app`, `team/acme-app`), not its URI."""
+    return bool(_REPOSITORY.match(name)) and ".dkr.ecr." not in name
+
+
+def check_repository(name: str, what: str = "--repository") -> str:
+    if not isinstance(name, str) or not is_repository_name(name):
+        raise DeployError(f"malformed {what} {name!r}: give the ECR repository name (acme-app), not its URI")
+    return name
+
+
 def check_release_source(tag: str, env: Environment) -> str:
     """The tag a deploy moves the release tag to: a real image tag, not one of the moving tags."""
     check_tag(tag)
@@ -194,7 +205,7 @@ def _environment(name: str, raw: dict[str, Any], top: dict[str, Any], problem: _
     repository = _text(repository, path, problem)
     if not repository:
         raise problem(path, f"missing repository for environment {name!r}: set deploy.repository or {where}.repository")
-    if not _REPOSITORY.match(repository) or ".dkr.ecr." in repository:
+    if not is_repository_name(repository):
         raise problem(path, f"malformed repository {repository!r} in {_key(path)}: give the ECR repository name, "
                             "not its URI")
     cluster = _text(raw.get("cluster"), (*here, "cluster"), problem)

@@ -173,13 +173,20 @@ class Registry:
 
     def describe(self, digest: str) -> ImageDetail | None:
         """Tags and push time of the image with `digest`."""
+        return self._describe({"imageDigest": digest})
+
+    def describe_tag(self, tag: str) -> ImageDetail | None:
+        """Tags and push time of the image `repository:tag`, or None when no image has that tag."""
+        return self._describe({"imageTag": tag})
+
+    def _describe(self, image_id: dict[str, str]) -> ImageDetail | None:
         try:
             response = call("ecr:DescribeImages", self.client.describe_images, repositoryName=self.repository,
-                            imageIds=[{"imageDigest": digest}])
+                            imageIds=[image_id])
         except AwsError as err:
             if err.code == "ImageNotFoundException":
                 return None
-            raise
+            raise self._missing_repository() if err.code == "RepositoryNotFoundException" else err from None
         details = response.get("imageDetails") or []
         if not details:
             return None

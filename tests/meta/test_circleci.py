@@ -532,7 +532,7 @@ def image_source_problems(config: dict[str, Any]) -> list[str]:
         job, settings = find(config, name)
         steps = entry_steps(config, job, settings)
         attaches = any(step == "attach_workspace" for step, _ in steps)
-        by_sha = any("describe_images" in c and "CIRCLE_SHA1" in c for c in commands_run(steps))
+        by_sha = any("fab image-tag --sha \"$CIRCLE_SHA1\" --find" in c for c in commands_run(steps))
         if needs_workspace and not attaches:
             problems.append(f"{name} does not read the image tag from the workspace")
         if not needs_workspace and attaches:
@@ -959,16 +959,18 @@ def fake_tool(tmp_path: Path, name: str, body: str) -> None:
     path.chmod(0o755)
 
 
-def run_step(script: str, tmp_path: Path, python: str = "", **env: str) -> tuple[int, str, dict[str, str]]:
+def run_step(script: str, tmp_path: Path, python: str = "", fab: str = "",
+             **env: str) -> tuple[int, str, dict[str, str]]:
     """Run a step's script as CircleCI would (bash -eo pipefail, BASH_ENV), traced with -x so that a `set +x`
-    that went missing shows a secret; then read what it exported. ~/fab-tools/bin/python runs `python` (a
-    bash script standing in for it)."""
+    that went missing shows a secret; then read what it exported. ~/fab-tools/bin/python and ~/fab-tools/bin/fab
+    run `python` and `fab` (bash scripts standing in for them)."""
     home, bash_env = tmp_path / "home", tmp_path / "bash_env"
-    fake_tool(tmp_path, "python", python)
-    link = home / "fab-tools" / "bin" / "python"
-    if not link.is_symlink():
-        link.parent.mkdir(parents=True)
-        link.symlink_to(tmp_path / "bin" / "python")
+    for tool, body in (("python", python), ("fab", fab)):
+        fake_tool(tmp_path, tool, body)
+        link = home / "fab-tools" / "bin" / tool
+        if not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(tmp_path / "bin" / tool)
     bash_env.write_text("")
     base = {
         "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",  # the fake tools, and no circleci CLI unless faked
@@ -1090,40 +1092,8 @@ def test_credentials_without_minting_fail_the_mint_check(config, tmp_path):
 # --- where the deploys find the image --------------------------------------------------------------------
 
 SHA = "c0ffee1" + "0123456789abcdef0123456789abcdef0"
-OLDER_BUILD, EARLIER_TAG, BUILD_TAG = "20261120.080000-c0ffee1", "20261125.101010-c0ffee1", "20261126.060512-c0ffee1"
+BUILD_TAG = "20261126.060512-c0ffee1"
 LOOKUP_STEP = "Image tag from ECR, by the commit's sha tag"
-
-
-def push(ecr: Any, number: int, *tags: str) -> None:
-    from conftest import manifest
-
-    for tag in tags:
-        ecr.put_image(repositoryName="acme-app", imageManifest=manifest(number), imageTag=tag)
-
-
-def run_lookup_step(config: dict[str, Any], tmp_path: Path, python: str) -> tuple[int, str, dict[str, str], str]:
-    """deploy-production's look-up step, its Python program played by `python`: (code, output, exported, the
-    arguments the program was given)."""
-    step = step_named(config, "deploy-production", LOOKUP_STEP)
-    arguments = tmp_path / "arguments"
-    fake = f'printf "%s " "$@" > "{arguments}"\ncat > /dev/null\n{python}'
-    code, output, exported = run_step(step["command"], tmp_path, fake, CIRCLE_SHA1=SHA, **step["environment"])
-    return code, output, exported, arguments.read_text().strip()
-
-
-def test_deploy_production_exports_the_tag_the_lookup_finds_and_says_where_it_found_it(config, tmp_path):
-    code, output, exported, arguments = run_lookup_step(config, tmp_path, f"echo {BUILD_TAG}")
-    assert code == 0, output
-    assert arguments == f"- acme-app {SHA}"  # the program on stdin, the environments' repository, the commit
-    assert exported["IMAGE_TAG"] == BUILD_TAG
-    assert f"image tag: {BUILD_TAG} (found in ECR by the sha tag acme-app:{SHA}, not in the workspace)" in output
-
-
-def test_deploy_production_stops_when_the_lookup_finds_nothing(config, tmp_path):
-    code, output, exported, _ = run_lookup_step(config, tmp_path, 'echo "no image acme-app:c0ffee1 in ECR" >&2; exit 1')
-    assert code == 1
-    assert "no image acme-app:c0ffee1 in ECR" in output and "image tag:" not in output
-    assert "IMAGE_TAG" not in exported
 
 
 def heredoc(command: str) -> str:
@@ -1131,51 +1101,30 @@ def heredoc(command: str) -> str:
     return re.search(r"<<'EOF'\n(.*?)\nEOF\n", command, flags=re.S)[1]
 
 
-def look_up_in_process(config: dict[str, Any], *images: tuple[str, ...]) -> tuple[str, str]:
-    """deploy-production's look-up program run here against moto in-process, ECR holding `images` (each a
-    tuple of tags on one image): (what it printed, the message it exited with)."""
-    import contextlib
-    import io
-
-    import boto3
-    from moto import mock_aws
-
-    program = heredoc(step_named(config, "deploy-production", LOOKUP_STEP)["command"])
-    printed, argv = io.StringIO(), sys.argv
-    with mock_aws(), contextlib.redirect_stdout(printed):
-        client = boto3.client("ecr")
-        client.create_repository(repositoryName="acme-app")
-        for number, tags in enumerate(images, start=1):
-            push(client, number, *tags)
-        sys.argv = ["lookup", "acme-app", SHA]
-        try:
-            exec(compile(program, LOOKUP_STEP, "exec"), {"__name__": "__main__"})
-        except SystemExit as stop:
-            return printed.getvalue(), str(stop.code)
-        finally:
-            sys.argv = argv
-    return printed.getvalue(), ""
+def run_lookup_step(config: dict[str, Any], tmp_path: Path, fab: str) -> tuple[int, str, dict[str, str], str]:
+    """deploy-production's look-up step, `fab` played by `fab` (tests/integration/test_image_tag.py tests the real
+    `fab image-tag --find`): (code, output, exported, the arguments fab was given)."""
+    step = step_named(config, "deploy-production", LOOKUP_STEP)
+    arguments = tmp_path / "arguments"
+    fake = f'printf "%s " "$@" > "{arguments}"\n{fab}'
+    code, output, exported = run_step(step["command"], tmp_path, fab=fake, CIRCLE_SHA1=SHA, **step["environment"])
+    return code, output, exported, arguments.read_text().strip()
 
 
-def test_the_lookup_takes_the_newest_build_on_the_image_the_sha_tag_names(config):
-    assert look_up_in_process(config, (OLDER_BUILD,), (EARLIER_TAG, BUILD_TAG, SHA)) == (BUILD_TAG + "\n", "")
-    broken = copy.deepcopy(config)
-    step = broken["commands"]["image-tag"]["steps"][1]["when"]["steps"][0]["run"]
-    assert "print(builds[-1])" in step["command"]
-    step["command"] = step["command"].replace("print(builds[-1])", "print(builds[0])")
-    assert look_up_in_process(broken, (OLDER_BUILD,), (EARLIER_TAG, BUILD_TAG, SHA))[0] != BUILD_TAG + "\n"
+def test_deploy_production_exports_the_tag_the_lookup_finds_and_says_where_it_found_it(config, tmp_path):
+    code, output, exported, arguments = run_lookup_step(config, tmp_path, f"echo {BUILD_TAG}")
+    assert code == 0, output
+    assert arguments == f"image-tag --sha {SHA} --find --repository acme-app"  # the environments' repository
+    assert exported["IMAGE_TAG"] == BUILD_TAG
+    assert f"image tag: {BUILD_TAG} (found in ECR by the sha tag acme-app:{SHA}, not in the workspace)" in output
 
 
-@pytest.mark.parametrize(
-    ("images", "expected"),
-    [
-        ((), f"no image acme-app:{SHA} in ECR: build-image pushes each main commit under its full sha"),
-        (((SHA, "latest"),), f"acme-app:{SHA} has no build tag YYYYMMDD.HHMMSS-c0ffee1 on the same image (its tags: "),
-    ],
-)
-def test_deploy_production_says_why_it_cannot_find_the_image(config, images, expected):
-    printed, message = look_up_in_process(config, *images)
-    assert printed == "" and message.startswith(expected)
+def test_deploy_production_stops_when_the_lookup_finds_nothing(config, tmp_path):
+    code, output, exported, _ = run_lookup_step(
+        config, tmp_path, 'echo "error: no image acme-app:c0ffee1 in ECR" >&2; exit 1')
+    assert code == 1
+    assert "no image acme-app:c0ffee1 in ECR" in output and "image tag:" not in output
+    assert "IMAGE_TAG" not in exported
 
 
 def test_the_jobs_before_the_approval_read_the_tag_from_the_workspace_and_say_so(config, tmp_path):

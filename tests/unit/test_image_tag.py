@@ -10,7 +10,8 @@ from fabric.main import make_program
 from fakes import FakeClock
 
 from tasks import _runtime
-from tasks.core.build_tag import PATTERN, build_tag
+from tasks.core.build_tag import build_tag
+from tasks.core.commits import BUILD_TAG as PATTERN
 from tasks.core.config import check_tag
 from tasks.core.errors import DeployError
 
