@@ -78,17 +78,26 @@ def test_sleuth_environment_setting_and_a_minimal_body(sleuth_api):
     assert send(reg) == "Success"
 
 
-def test_the_commit_author_comes_from_git_when_the_sha_is_in_the_repository(monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_the_commit_author_comes_from_git_when_the_sha_is_in_the_repository(monkeypatch, tmp_path):
+    """A repository made here, with a commit by a known author: the email Sleuth is told is that author's."""
+    git = {"GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@acme.test", "GIT_COMMITTER_NAME": "CI",
+           "GIT_COMMITTER_EMAIL": "ci@acme.test", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+    for name, value in git.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "a change"], check=True)
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    author = subprocess.run(["git", "log", "-1", "--format=%ae", head], capture_output=True, text=True).stdout.strip()
-    assert sleuth.author_email(head) == author
+    assert sleuth.author_email(head) == "dev@acme.test"  # the author, not the committer
+    assert sleuth.author_email(head[:7]) == "dev@acme.test"
     assert sleuth.author_email("0123456789abcdef0123456789abcdef01234567") is None
 
     def no_git(*args, **kwargs):
         raise FileNotFoundError("git")
 
     assert sleuth.author_email(head, run=no_git) is None
+    monkeypatch.chdir(tmp_path.parent)  # no repository here: git fails, and the registration goes without email
+    assert sleuth.author_email(head) is None
 
 
 def test_tags_are_lowercase_words_with_a_hash():
