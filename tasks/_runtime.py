@@ -23,6 +23,7 @@ from .core.errors import DeployError, Stopped, stop_status
 if TYPE_CHECKING:
     from .core.clock import Clock
     from .core.config import Environment, Settings
+    from .core.ecr import Registry
     from .core.plan import Plan
     from .core.target import Target
 
@@ -144,6 +145,14 @@ def open_target(env: Environment, timeout: float | None = None) -> Target:
     if env.account:
         guard_account(caller_identity(target.clients.sts), env)
     return target
+
+
+def quick_registry(env: Environment) -> Registry:
+    """The environment's repository through an ECR client that gives up fast, for a lookup only nice to have."""
+    from .core.aws import clients_for
+    from .core.ecr import Registry
+
+    return Registry(clients_for(env.region).quick_ecr(), env.repository)
 
 
 @contextmanager

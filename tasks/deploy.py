@@ -25,14 +25,13 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
         limit = seconds(timeout)
         from .core import planner
         from .core.checks import run_checks
-        from .core.sleuth import Notify
+        from .core.steps.notify import Notify
 
         # it may wait for the migration, the rollout and the smoke check, and after a failure for the rollout back
         with changing(c, environment, task="deploy", sha=sha, timeout=limit, break_lock=break_lock, waits=2,
                       put_back=True, smoke=True) as target:
             preflight = run_checks(target)
-            notify = Notify.prepare(environment, config.sleuth, sha=sha, tag=tag, ecr=target.registry.client)
-            plan = planner.deploy(target, sha=sha, tag=tag, preflight=preflight, notify=notify)
+            plan = planner.deploy(target, sha=sha, tag=tag, preflight=preflight, sleuth=config.sleuth)
             intro = [f"Deploying {sha} ({environment.repository}:{tag}) to {environment.name}", *plan.notices,
                      "==> preflight", *preflight.lines()]
             took = run_plan(c, target, plan, intro)
@@ -40,5 +39,5 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
                 return
             for line in planner.summary(target, plan, took, what=f"deployed {sha} to {environment.name}"):
                 say(line)
-            for line in notify.report():  # the last lines: the Sleuth registration, or the warning
+            for line in plan.step(Notify).report():  # the last lines: the Sleuth registration, or the warning
                 say(line)

@@ -26,17 +26,11 @@ def migrate(c, env, command=None, timeout=None, break_lock=False):
             )
         limit = seconds(timeout)
         from .core import planner
-        from .core.plan import Plan
+        from .core.steps.migrate import Migrate
 
         with changing(c, environment, task="migrate", timeout=limit, break_lock=break_lock) as target:
-            image = planner.release_image(target)
-            step = planner.migrate(target, target.cluster.services(environment.services[:1]), words)
-            plan = Plan(
-                title=f"migrate {environment.name}",
-                steps=[step],
-                facts=[f"image: {environment.repository}:{environment.release_tag} = {image.digest}"],
-            )
+            plan = planner.migrate(target, words)
             if run_plan(c, target, plan) is None:
                 return
             release = f"{environment.repository}:{environment.release_tag}"
-            say(f"migrated {environment.name} on {release} ({image.short_digest})")
+            say(f"migrated {environment.name} on {release} ({plan.step(Migrate).image.short_digest})")

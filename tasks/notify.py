@@ -8,7 +8,7 @@ anyway. Without --tag there is no AWS call at all: registering needs only Sleuth
 from invoke import task
 
 from . import _runtime
-from ._runtime import boundary, environment_named, is_dry, say, settings, show_plan
+from ._runtime import boundary, is_dry, quick_registry, say, settings, show_plan
 from .core.errors import DeployError
 
 
@@ -23,23 +23,26 @@ def notify(c, sha, env, tag=None):
     """Register a deploy with Sleuth (token from SLEUTH_API_TOKEN); fab deploy does this itself."""
     with boundary():
         from .core.config import check_sha, check_tag
-        environment = environment_named(c, env)
+        config = settings(c)
+        environment = config.environment(env)
         sha = check_sha(sha)
         if tag:
             check_tag(tag)
-        from .core.plan import Plan
-        from .core.sleuth import Notify
+        from .core import planner
+        from .core.steps.notify import Notify
 
-        step = Notify.prepare(environment, settings(c).sleuth, sha=sha, tag=tag or sha, find_image=bool(tag))
+        registry = (lambda: quick_registry(environment)) if tag else None
+        plan = planner.notify(environment, config.sleuth, sha=sha, tag=tag or sha, registry=registry)
+        step = plan.step(Notify)
         if step.registration is None:
             raise DeployError(step.missing[0])
         if step.link_problem:
             say(f"note: the registration goes without the ECR image link: {step.link_problem}")
         if is_dry(c):
-            title = f"register {sha} with Sleuth as a deploy to {environment.name}"
-            show_plan(Plan(title=title, steps=[step]).render())
+            show_plan(plan.render())
             return
         step.send(_runtime.make_clock(), say)  # looked up at call time: tests replace it
         if step.problem:
             raise DeployError(f"not registered with Sleuth: {step.problem}")
         say(step.report()[0])
+

@@ -20,17 +20,13 @@ def restart(c, env, service=None, timeout=None, break_lock=False):
         environment = environment_named(c, env)
         limit = seconds(timeout)
         from .core import planner
-        from .core.checks import restart_checks
         from .core.clock import duration
-        from .core.plan import Plan
+        from .core.steps.restart import Restart
 
         with changing(c, environment, task="restart", timeout=limit, break_lock=break_lock) as target:
-            step = planner.restart(target, service or ())
-            preflight = restart_checks(target, step.services)
-            preflight.require()
-            plan = Plan(title=f"restart {', '.join(step.services)} in {environment.name}", steps=[step],
-                        preflight=preflight.lines())
-            took = run_plan(c, target, plan, ["==> preflight", *preflight.lines()])
+            plan = planner.restart(target, service or ())
+            step = plan.step(Restart)
+            took = run_plan(c, target, plan, ["==> preflight", *plan.preflight])
             if took is None:
                 return
             verdict = "every task checked" if step.verified else "NOT verified: see each service below"

@@ -19,12 +19,12 @@ def retag(c, tag, env, break_lock=False):
         environment = environment_named(c, env)
         tag = check_release_source(tag, environment)
         from .core import planner
-        from .core.plan import Plan
+        from .core.steps.retag import Retag
 
         with changing(c, environment, task="retag", break_lock=break_lock, waits=0) as target:  # it waits for nothing
-            step = planner.retag(target, tag)
+            plan = planner.retag(target, tag)
+            step = plan.step(Retag)
             release = f"{environment.repository}:{environment.release_tag}"
-            plan = Plan(title=f"retag {release} for {environment.name}", steps=[step])
             if run_plan(c, target, plan) is None:
                 return
             say(

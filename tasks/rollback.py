@@ -20,20 +20,15 @@ def rollback(c, env, timeout=None, break_lock=False):
         limit = seconds(timeout)
         from .core import planner
         from .core.checks import run_checks
-        from .core.sleuth import Notify
+        from .core.steps.notify import Notify
         from .core.steps.retag import Retag
 
         # the rollout and the smoke check, and after a failure the rollout back
         with changing(c, environment, task="rollback", timeout=limit, break_lock=break_lock, put_back=True,
                       smoke=True) as target:
-            plan = planner.rollback(target, preflight=run_checks(target))
+            plan = planner.rollback(target, preflight=run_checks(target), sleuth=config.sleuth)
             move = plan.step(Retag)
-            commit = planner.commit_of(target, move.source)
-            notify = None
-            if commit is not None:
-                notify = Notify.prepare(environment, config.sleuth, sha=commit[0], tag=commit[1],
-                                        ecr=target.registry.client)
-                plan.steps.append(notify)
+            notify = next((step for step in plan.steps if isinstance(step, Notify)), None)
             intro = [f"Rolling back {environment.name}; no migration runs (reversing one is the application's own job)"]
             took = run_plan(c, target, plan, intro)
             if took is None:

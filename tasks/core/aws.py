@@ -227,6 +227,14 @@ class Clients:
     def ssm(self) -> Any:
         return self._client("ssm")
 
+    def quick_ecr(self) -> Any:
+        """An ECR client that gives up fast (short timeouts, one retry): for a lookup that is only nice to have."""
+        from botocore.config import Config
+
+        config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
+        with calling("ecr client setup"):
+            return self.session.client("ecr", config=config)
+
 
 _AWS_FILES = (("AWS_CONFIG_FILE", "~/.aws/config"), ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"))
 _loader: Any = None

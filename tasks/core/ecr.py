@@ -44,6 +44,7 @@ class ImageDetail:
     digest: str
     tags: tuple[str, ...]
     pushed_at: datetime | None
+    registry_id: str = ""  # the account that holds the repository
 
 
 def short(digest: str | None) -> str:
@@ -62,6 +63,10 @@ class Registry:
         self.client = client
         self.repository = repository
         self._settings: dict[str, Any] | None = None
+
+    @property
+    def region(self) -> str:
+        return str(self.client.meta.region_name)
 
     def tag_is_mutable(self, tag: str) -> bool:
         """Whether `tag` may move in this repository (an error when the repository is missing).
@@ -195,6 +200,7 @@ class Registry:
             digest=detail["imageDigest"],
             tags=tuple(sorted(detail.get("imageTags") or ())),
             pushed_at=detail.get("imagePushedAt"),
+            registry_id=detail.get("registryId", ""),
         )
 
 

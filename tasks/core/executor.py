@@ -1,12 +1,13 @@
 """Run a plan: each step in order, timed; on a failure, put everything back as it was, then say where it stands.
 
-Assumptions: the executor knows no step by name (each step undoes itself and reports its own state: see
-steps/__init__.py). A failure at any step undoes every step that ran, the failed one included, in the order
-they ran, unless the environment says `on_failure: leave`; then nothing is undone and the output gives the
-commands that would. An undo that fails stops the undo there (later undos rely on it) and prints the exact
-commands that finish it by hand; it never hides the first failure, which stays the last line. Ctrl-C, SIGTERM
-and SIGHUP undo nothing: the operator (or CI) chose to stop, and ECS carries on regardless; the output says
-what changed, what still runs and the commands that follow or undo it.
+Assumptions: the executor knows no step by name (each step puts itself back and reports its own state: see
+steps/__init__.py). A failure at any step puts back every step that ran, the failed one included, in the order
+`put_back_order` gives (the order they ran, each after the steps its put-back relies on), unless the environment
+says `on_failure: leave`; then nothing is put back and the output gives the commands that would. A put-back that
+fails stops there (the later ones rely on it) and prints the exact commands that finish it by hand; it never
+hides the first failure, which stays the last line. Ctrl-C, SIGTERM and SIGHUP put nothing back: the operator
+(or CI) chose to stop, and ECS carries on regardless; the output says what changed, what still runs and the
+commands that follow it or put it back.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from .clock import duration
 from .errors import DeployError, Interrupted, stop_status
 from .plan import Plan
-from .steps import Step
+from .steps import Step, put_back_order
 from .target import Target
 
 LEAVE = "leave"
@@ -58,24 +59,24 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
     if env.on_failure == LEAVE:
         say(f"==> nothing is put back (on_failure: leave for {env.name}); state now:")
         _state(plan, target, ran)
-        _commands(target, ran, "to put it back by hand, in this order:", plan.undo_hint)
+        _commands(target, put_back_order(ran), "to put it back by hand, in this order:", plan.put_back_hint)
         return
     say(f"==> putting {env.name} back as it was")
     put_back_started = clock.monotonic()
-    pending = list(ran)
+    pending = put_back_order(ran)
     try:
         while pending:
-            pending[0].undo(target)
+            pending[0].put_back(target)
             pending.pop(0)
     except KeyboardInterrupt as stop:
         how, code = stop_status(stop)
         say(f"==> put-back stopped by {how}; state now:")
         _state(plan, target, ran)
-        _commands(target, pending, "to finish putting it back by hand, in this order:", plan.undo_hint)
+        _commands(target, pending, "to finish putting it back by hand, in this order:", plan.put_back_hint)
         raise Interrupted(f"stopped by {how} while putting {env.name} back after: {failure}", code) from None
     except DeployError as err:
         say(f"    could NOT put back {pending[0].name}: {err}")
-    except Exception as err:  # a bug in an undo: keep its traceback, and still say what to do
+    except Exception as err:  # a bug in a put-back: keep its traceback, and still say what to do
         traceback.print_exc()
         say(f"    could NOT put back {pending[0].name}: unexpected {type(err).__name__}: {err}")
     took = duration(clock.monotonic() - put_back_started)
@@ -84,15 +85,15 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
     else:
         say(f"==> put back in {took} ({duration(clock.monotonic() - started)} in all); state now:")
     _state(plan, target, ran)
-    _commands(target, pending, "to finish putting it back by hand, in this order:", plan.undo_hint)
+    _commands(target, pending, "to finish putting it back by hand, in this order:", plan.put_back_hint)
 
 
 def _interrupted(plan: Plan, target: Target, ran: Sequence[Step], how: str) -> None:
     say = target.say
-    say(f"==> stopped by {how} during {ran[-1].name}; nothing was undone. State now:")
+    say(f"==> stopped by {how} during {ran[-1].name}; nothing was put back. State now:")
     _state(plan, target, ran)
     say(f"  to follow what still runs: fab status --env {target.env.name}")
-    _commands(target, ran, "to put it back by hand, in this order:", plan.undo_hint)
+    _commands(target, put_back_order(ran), "to put it back by hand, in this order:", plan.put_back_hint)
 
 
 def _state(plan: Plan, target: Target, ran: Sequence[Step]) -> None:

@@ -18,7 +18,7 @@ class Plan:
     steps: list[Step]
     facts: list[str] = field(default_factory=list)
     preflight: list[str] = field(default_factory=list)
-    undo_hint: str | None = None  # one command that undoes the whole plan, where there is one
+    put_back_hint: str | None = None  # one command that puts the whole plan back, where there is one
     notices: list[str] = field(default_factory=list)  # said before anything runs, dry run or not
 
     def render(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""Plans for each task: every read a release needs, done up front, then the steps that would change things.
+"""Every task's plan, built here and nowhere else: every read it needs, done up front, then the steps that would
+change things (a dry run renders them, a real run executes them: executor.py).
 
 Assumptions: the environment's services run `repository:release_tag`, so moving that tag and forcing a new
 deployment is what puts a new image in front of users (ECS resolves a tag to a digest per deployment).
@@ -11,12 +12,13 @@ before any change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import migration
-from .checks import Preflight
+from .checks import Preflight, restart_checks
 from .commits import check_commit, commit_from_tags
-from .ecr import Image
+from .config import Environment, SleuthSettings
+from .ecr import Image, Registry
 from .ecs import Service
 from .errors import DeployError
 from .plan import Plan
@@ -24,6 +26,7 @@ from .rollout import Expectation
 from .smoke import Probe
 from .steps import Step
 from .steps.migrate import Migrate
+from .steps.notify import Notify
 from .steps.restart import Restart
 from .steps.retag import Retag
 from .steps.smoke import Smoke
@@ -37,39 +40,40 @@ def deploy(
     tag: str,
     preflight: Preflight | None = None,
     command: Sequence[str] | None = None,
-    notify: Step | None = None,
+    sleuth: SleuthSettings | None = None,
 ) -> Plan:
-    """Retag, migrate, restart, the smoke check where the environment has one (and notify). With a
-    `preflight`, any failed check stops the deploy here."""
+    """Retag, migrate, restart, the smoke check where the environment has one, and (given `sleuth`) notify. With
+    a `preflight`, any failed check stops the deploy here."""
     env = target.env
     if preflight is not None:
         preflight.require()
     check = smoke(target)
-    move = retag(target, tag)
+    move = _retag(target, tag)
     # the sha is what Sleuth is told was deployed: the image's own tags must not name another commit
     detail = target.registry.describe(move.source.digest)
     notice = check_commit(sha, detail.tags if detail else ())
     services = _services(target, preflight)
     restart = Restart(services, expect=Expectation(env.repository, move.source.digest),
                       restore=Expectation(env.repository, move.current.digest) if move.current else None)
-    steps: list[Step] = [move, migrate(target, services, command), restart]
+    steps: list[Step] = [move, _migrate(target, services, command), restart]
     if check is not None:
         steps.append(check)
-    if notify is not None:
-        steps.append(notify)
+    if sleuth is not None:
+        steps.append(notify_step(env, sleuth, sha=sha, tag=tag, registry=target.registry))
     return Plan(
         title=f"deploy {sha} ({env.repository}:{tag}) to {env.name}",
         steps=steps,
         facts=_facts(target, move.source, services),
         preflight=preflight.lines() if preflight else [],
-        undo_hint=_rollback_hint(target, move),
+        put_back_hint=_rollback_hint(target, move),
         notices=[notice] if notice else [],
     )
 
 
-def rollback(target: Target, preflight: Preflight | None = None) -> Plan:
-    """Move the release tag back to `<release_tag>-previous`, restart, and run the smoke check where the
-    environment has one; no migration (the app's own job).
+def rollback(target: Target, preflight: Preflight | None = None, sleuth: SleuthSettings | None = None) -> Plan:
+    """Move the release tag back to `<release_tag>-previous`, restart, run the smoke check where the environment
+    has one, and (given `sleuth`, and where the previous image's tags name its commit) notify; no migration (the
+    app's own job).
 
     A rollback that fails (its smoke check included) is put back like a deploy: the release tag and the
     services return to the image they ran before the rollback started.
@@ -94,9 +98,13 @@ def rollback(target: Target, preflight: Preflight | None = None) -> Plan:
     services = _services(target, preflight)
     restart = Restart(services, expect=Expectation(env.repository, previous.digest),
                       restore=Expectation(env.repository, current.digest) if current else None)
-    steps: list[Step] = [Retag(env, previous, current, record_previous=False), restart]
+    move = Retag(env, previous, current, record_previous=False)
+    steps: list[Step] = [move, restart]
     if check is not None:
         steps.append(check)
+    commit = commit_of(target, previous)
+    if sleuth is not None and commit is not None:
+        steps.append(notify_step(env, sleuth, sha=commit[0], tag=commit[1], registry=target.registry))
     return Plan(
         title=f"roll back {env.name} to {env.repository}:{env.previous_tag}",
         steps=steps,
@@ -106,7 +114,52 @@ def rollback(target: Target, preflight: Preflight | None = None) -> Plan:
     )
 
 
-def retag(target: Target, tag: str) -> Retag:
+def retag(target: Target, tag: str) -> Plan:
+    """Move the release tag to `tag`'s image (recording the old one as `-previous`); no restart."""
+    step = _retag(target, tag)
+    return Plan(title=f"retag {target.env.repository}:{target.env.release_tag} for {target.env.name}", steps=[step])
+
+
+def migrate(target: Target, command: Sequence[str]) -> Plan:
+    """The migration on the image the release tag names now, with the first service's network settings."""
+    env = target.env
+    image = release_image(target)
+    step = _migrate(target, target.cluster.services(env.services[:1]), command)
+    step.image = image
+    return Plan(title=f"migrate {env.name}", steps=[step],
+                facts=[f"image: {env.repository}:{env.release_tag} = {image.digest}"])
+
+
+def restart(target: Target, only: Sequence[str] = ()) -> Plan:
+    """A restart of the named services (default: all) on the image the release tag names now; refused where the
+    preflight's deployments item fails."""
+    env = target.env
+    unknown = [s for s in only if s not in env.services]
+    if unknown:
+        raise DeployError(
+            f"unknown service {', '.join(unknown)} for environment {env.name!r}: its services are "
+            f"{', '.join(env.services)}"
+        )
+    image = target.registry.find(env.release_tag)
+    services = target.cluster.services(list(only) or list(env.services))
+    preflight = restart_checks(target, services)
+    preflight.require()
+    step = Restart(services, expect=Expectation(env.repository, image.digest) if image else None, restore=None)
+    return Plan(title=f"restart {', '.join(services)} in {env.name}", steps=[step], preflight=preflight.lines())
+
+
+def notify(env: Environment, sleuth: SleuthSettings, *, sha: str, tag: str,
+           registry: Callable[[], Registry] | None = None) -> Plan:
+    """A registration with Sleuth on its own (`fab notify`); `registry` gives the image's console link."""
+    step = Notify.prepare(env, sleuth, sha=sha, tag=tag, registry=registry)
+    return Plan(title=f"register {sha} with Sleuth as a deploy to {env.name}", steps=[step])
+
+
+def notify_step(env: Environment, sleuth: SleuthSettings, *, sha: str, tag: str, registry: Registry) -> Notify:
+    return Notify.prepare(env, sleuth, sha=sha, tag=tag, registry=lambda: registry)
+
+
+def _retag(target: Target, tag: str) -> Retag:
     env = target.env
     if not target.registry.tag_is_mutable(env.release_tag):
         raise DeployError(
@@ -119,7 +172,7 @@ def retag(target: Target, tag: str) -> Retag:
     return Retag(env=env, source=source, current=current, previous=previous)
 
 
-def migrate(target: Target, services: dict[str, Service], command: Sequence[str] | None = None) -> Migrate:
+def _migrate(target: Target, services: dict[str, Service], command: Sequence[str] | None = None) -> Migrate:
     env = target.env
     command = command or (env.migrate.command if env.migrate else None)
     if not command:
@@ -134,20 +187,6 @@ def smoke(target: Target) -> Smoke | None:
     return Smoke(Probe.prepare(target.env), interval=target.interval)
 
 
-def restart(target: Target, only: Sequence[str] = ()) -> Restart:
-    """A restart of the named services (default: all) on the image the release tag names now."""
-    env = target.env
-    unknown = [s for s in only if s not in env.services]
-    if unknown:
-        raise DeployError(
-            f"unknown service {', '.join(unknown)} for environment {env.name!r}: its services are "
-            f"{', '.join(env.services)}"
-        )
-    image = target.registry.find(env.release_tag)
-    services = target.cluster.services(list(only) or list(env.services))
-    return Restart(services, expect=Expectation(env.repository, image.digest) if image else None, restore=None)
-
-
 def _services(target: Target, preflight: Preflight | None) -> dict[str, Service]:
     if preflight is not None and preflight.services:
         return preflight.services
@@ -155,7 +194,7 @@ def _services(target: Target, preflight: Preflight | None) -> dict[str, Service]
 
 
 def _rollback_hint(target: Target, move: Retag) -> str | None:
-    """`fab rollback` undoes a deploy at once while `-previous` names the image the release tag left."""
+    """`fab rollback` puts a deploy back at once while `-previous` names the image the release tag left."""
     if move.current is None or move.unchanged:
         return None
     return (f"fab rollback --env {target.env.name}   (release tag back to {target.env.previous_tag} = "

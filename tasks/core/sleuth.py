@@ -24,14 +24,17 @@ import re
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, Say
 from .config import Environment, SleuthSettings
 from .errors import DeployError
 from .http import failure, one_line
+
+if TYPE_CHECKING:
+    from .ecr import Registry
 
 Post = Callable[..., Any]  # requests.post's shape
 
@@ -202,33 +205,12 @@ def console_url(region: str, account: str, repository: str, digest: str) -> str:
     )
 
 
-def image_link(ecr: Any, repository: str, tag: str, region: str | None = None) -> str:
-    """The ECR console URL of `repository:tag` (one `ecr:DescribeImages` call); a `DeployError` when unknown."""
-    from .aws import AwsError, call
-
-    try:
-        response = call("ecr:DescribeImages", ecr.describe_images, repositoryName=repository,
-                        imageIds=[{"imageTag": tag}])
-    except AwsError as err:
-        if err.code in ("ImageNotFoundException", "RepositoryNotFoundException"):
-            raise DeployError(f"image {repository}:{tag} not found in ECR") from None
-        raise
-    details = response.get("imageDetails") or []
-    if not details:
-        raise DeployError(f"image {repository}:{tag} not found in ECR")
-    detail = details[0]
-    return console_url(region or ecr.meta.region_name, detail["registryId"], repository, detail["imageDigest"])
-
-
-def quick_ecr_client(region: str | None) -> Any:
-    """An ECR client that gives up fast (short timeouts, one retry): for a lookup that is only nice to have."""
-    from botocore.config import Config
-
-    from .aws import calling, clients_for
-
-    config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
-    with calling("ecr:DescribeImages"):
-        return clients_for(region).session.client("ecr", config=config)
+def image_link(registry: Registry, tag: str) -> str:
+    """The ECR console URL of the image `tag` names (one `ecr:DescribeImages` call); a `DeployError` when unknown."""
+    detail = registry.describe_tag(tag)
+    if detail is None:
+        raise DeployError(f"image {registry.repository}:{tag} not found in ECR")
+    return console_url(registry.region, detail.registry_id, registry.repository, detail.digest)
 
 
 def register(
@@ -323,98 +305,3 @@ def _retry_after(value: str | None, clock: Clock) -> float | None:
 def notify_command(sha: str, env: str, tag: str) -> str:
     """The command that registers this deploy later."""
     return f"fab notify --sha {shlex.quote(sha)} --env {shlex.quote(env)} --tag {shlex.quote(tag)}"
-
-
-@dataclass
-class Notify:
-    """The deploy plan's last step: register the deploy with Sleuth.
-
-    It runs only when every step before it succeeded (the plan stops at the first failure), and never raises:
-    the deploy is live by then, so a failed or unconfigured registration is a warning, and the last lines
-    of the output say so and give the `fab notify` command that registers it later.
-    """
-
-    env_name: str
-    sha: str
-    tag: str
-    registration: Registration | None
-    token: Token | None = field(default=None, repr=False)
-    missing: tuple[str, ...] = ()
-    name: str = "notify"
-    link_problem: str | None = None
-    answer: str | None = None
-    problem: str | None = None
-
-    @classmethod
-    def prepare(
-        cls,
-        env: Environment,
-        settings: SleuthSettings,
-        *,
-        sha: str,
-        tag: str,
-        ecr: Any = None,
-        find_image: bool = False,
-        environ: Mapping[str, str] | None = None,
-        author: Callable[[str], str | None] | None = None,
-    ) -> Notify:
-        """Read the settings and the token, and look the image up for its console link with `ecr` (or, with
-        `find_image`, a quick client of its own). A failed lookup only leaves the link out (`link_problem`)."""
-        try:
-            token = token_from_env(environ)
-        except DeployError as err:
-            return cls(env.name, sha, tag, None, missing=(str(err),))
-        missing = missing_settings(settings, token)
-        if missing:
-            return cls(env.name, sha, tag, None, missing=(not_configured(missing),))
-        link, link_problem = None, None
-        if ecr is not None or find_image:
-            try:
-                link = image_link(ecr if ecr is not None else quick_ecr_client(env.region), env.repository, tag,
-                                  env.region)
-            except DeployError as err:
-                link_problem = str(err)
-        registration = build(settings, env, sha=sha, image_link=link, environ=environ, author=author)
-        return cls(env.name, sha, tag, registration, token=token, link_problem=link_problem)
-
-    def describe(self) -> list[str]:
-        if self.registration is None:
-            return [f"skipped: {self.missing[0]}"]
-        return self.registration.describe()
-
-    def run(self, target: Any) -> None:
-        self.send(target.clock, target.say)
-
-    def undo(self, target: Any) -> None:
-        """A registration is never taken back: it runs last, only after every other step succeeded."""
-
-    def by_hand(self, target: Any) -> list[str]:
-        return []
-
-    def state(self, target: Any) -> list[str]:
-        return []
-
-    def send(self, clock: Clock, say: Say) -> None:
-        if self.registration is None or self.token is None:
-            self.problem = self.missing[0]
-            say("    skipped: not configured (the last line says what is missing)")
-            return
-        say(f"    POST {self.registration.endpoint} (sha {self.sha}, environment {self.registration.environment})")
-        try:
-            self.answer = register(self.registration, self.token, clock, say=say)
-        except DeployError as err:
-            self.problem = str(err)
-        except KeyboardInterrupt:  # Ctrl-C while Sleuth is slow: the deploy is live all the same, so say how to finish
-            self.problem = "interrupted (Ctrl-C) before Sleuth answered"
-        except Exception as err:  # a notification must never turn a live deploy red, nor undo its retag
-            self.problem = f"unexpected {type(err).__name__}: {self.token.scrub(str(err))}"
-
-    def report(self) -> list[str]:
-        """The last lines of a deploy: the registration, or the warning and how to register later."""
-        if self.answer is not None and self.registration is not None:
-            r = self.registration
-            return [f"Sleuth: registered {self.sha} as a deploy to {r.environment} ({r.org}/{r.deployment})"]
-        return [
-            f"WARNING: the deploy is live but NOT registered with Sleuth: {self.problem or 'not attempted'}",
-            f"WARNING: register it later with: {notify_command(self.sha, self.env_name, self.tag)}",
-        ]

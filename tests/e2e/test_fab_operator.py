@@ -143,7 +143,7 @@ def test_a_signal_during_the_migration_reports_the_task_and_frees_the_lock(signa
         (task_arn,) = sandbox.emulator.one_off_tasks
         task_id = task_arn.rsplit("/", 1)[-1]
         assert code == status, output
-        assert f"==> stopped by {signal_name} during migrate; nothing was undone. State now:" in output
+        assert f"==> stopped by {signal_name} during migrate; nothing was put back. State now:" in output
         assert f"  migration task {task_id} is still running in ECS; watch it in the console or stop it: aws ecs " \
                f"stop-task --cluster {world.cluster} --task {task_id}" in output
         assert output.rstrip().splitlines()[-1] == (f"interrupted: stopped by {signal_name} during migrate; see above "

@@ -363,7 +363,7 @@ def test_interrupt_during_restart_says_what_changed_and_releases_the_lock(world,
     assert code == 130
     assert err == ("interrupted: stopped by Ctrl-C during restart; see above for what changed and what still runs "
                    "in ECS\n")
-    assert "==> stopped by Ctrl-C during restart; nothing was undone. State now:" in out
+    assert "==> stopped by Ctrl-C during restart; nothing was put back. State now:" in out
     assert (f"  release tag: acme-app:latest = sha256:{world.new_digest[7:19]} (was "
             f"sha256:{world.old_digest[7:19]}); latest-previous = sha256:{world.old_digest[7:19]}") in out
     assert (f"  service web: IN_PROGRESS 0/2 running - the rollout continues in ECS; 2 tasks on "
@@ -444,7 +444,7 @@ def test_a_signal_during_the_restart_reports_what_runs_releases_the_lock_and_exi
     assert code == status
     assert err == (f"interrupted: stopped by {name} during restart; see above for what changed and what still runs "
                    "in ECS\n")
-    assert f"==> stopped by {name} during restart; nothing was undone. State now:" in out
+    assert f"==> stopped by {name} during restart; nothing was put back. State now:" in out
     assert "  service web: IN_PROGRESS 0/2 running - the rollout continues in ECS" in out
     assert lock_value(world) is None
     assert world.digest_of("latest") == world.new_digest  # nothing put back: the operator chose to stop

@@ -14,10 +14,11 @@ import pytest
 import responses
 from conftest import ACCOUNT, CONFIG, FAKE_SLEUTH_TOKEN, NEW_SHA, NEW_TAG, REGION, SLEUTH_ENDPOINT, bearer, fab
 
-from tasks.core import planner, sleuth
+from tasks.core import planner
 from tasks.core.config import load_settings
 from tasks.core.errors import DeployError
 from tasks.core.executor import execute
+from tasks.core.steps.notify import Notify
 
 BEARER = bearer(FAKE_SLEUTH_TOKEN)
 pytestmark = pytest.mark.usefixtures("sleuth_token")
@@ -26,10 +27,8 @@ pytestmark = pytest.mark.usefixtures("sleuth_token")
 def _deploy(world, clock, settings_config=None):
     config = settings_config or CONFIG
     target = world.target(clock, config=config)
-    notify = sleuth.Notify.prepare(target.env, load_settings(config).sleuth, sha=NEW_SHA, tag=NEW_TAG,
-                                   ecr=target.registry.client, author=lambda sha: None)
-    plan = planner.deploy(target, sha=NEW_SHA, tag=NEW_TAG, notify=notify)
-    return target, plan, notify
+    plan = planner.deploy(target, sha=NEW_SHA, tag=NEW_TAG, sleuth=load_settings(config).sleuth)
+    return target, plan, plan.step(Notify)
 
 
 def test_deploy_registers_last_with_the_image_link(world, clock):

@@ -21,6 +21,7 @@ from responses import matchers
 from tasks.core import sleuth
 from tasks.core.config import load_settings
 from tasks.core.errors import DeployError
+from tasks.core.steps.notify import Notify
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,7 +148,7 @@ def test_the_scheme_is_bearer_unless_the_config_says_apikey():
 
 def test_the_token_never_shows_in_repr_or_str():
     token = sleuth.token_from_env()
-    step = sleuth.Notify("staging", NEW_SHA, NEW_TAG, registration(), token=token)
+    step = Notify("staging", NEW_SHA, NEW_TAG, registration(), token=token)
     for text in (repr(token), str(token), repr(step), f"{token}", str(registration())):
         assert FAKE_SLEUTH_TOKEN not in text
 
@@ -278,7 +279,7 @@ def test_ctrl_c_while_waiting_for_sleuth_leaves_the_deploy_live_with_the_command
         def sleep(self, seconds: float) -> None:
             raise KeyboardInterrupt
 
-    step = sleuth.Notify("staging", NEW_SHA, NEW_TAG, registration(), token=sleuth.token_from_env())
+    step = Notify("staging", NEW_SHA, NEW_TAG, registration(), token=sleuth.token_from_env())
     step.send(Impatient(), lambda line: None)
     assert step.report() == [
         "WARNING: the deploy is live but NOT registered with Sleuth: interrupted (Ctrl-C) before Sleuth answered",

@@ -1,7 +1,7 @@
 """The migrate step: the migration task on the new image, watched to the end (see migration.py).
 
 Assumptions: a migration is never reversed by this tool (a down-migration is the application's own job), so
-its undo changes nothing; what the report says instead is the truth an operator needs: whether a migration
+its put-back changes nothing; what the report says instead is the truth an operator needs: whether a migration
 task is still running against the database, and that the restored image must work with a schema that was
 migrated.
 """
@@ -13,18 +13,20 @@ from typing import TYPE_CHECKING
 
 from .. import migration
 from ..config import Environment
-from ..ecr import short
+from ..ecr import Image, short
 from ..ecs import Task
+from . import Step
 
 if TYPE_CHECKING:
     from ..target import Target
 
 
 @dataclass
-class Migrate:
+class Migrate(Step):
     env: Environment
     spec: migration.MigrationSpec | None  # None: no migration command for this environment
     name: str = "migrate"
+    image: Image | None = None  # the release image it runs on, where the plan read it (fab migrate)
     task: Task | None = None
     result: migration.MigrationResult | None = None
 
@@ -51,9 +53,6 @@ class Migrate:
     def _image(self) -> str:
         container = self.task.container(self.spec.container) if self.task and self.spec else None
         return f", on {short(container.image_digest)}" if container and container.image_digest else ""
-
-    def undo(self, target: Target) -> None:
-        """A migration is not reversed here: see the module's docstring."""
 
     def by_hand(self, target: Target) -> list[str]:
         if self.task is not None and self.task.last_status != "STOPPED":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from .. import rollout
 from ..clock import duration
@@ -20,20 +20,23 @@ from ..ecr import short
 from ..ecs import Service, arn_name
 from ..errors import DeployError
 from ..rollout import Expectation, Rollout
+from . import Step
 
 if TYPE_CHECKING:
     from ..target import Target
 
 
 @dataclass
-class Restart:
+class Restart(Step):
     services: dict[str, Service]
     expect: Expectation | None  # what every task must run once the rollouts complete
     restore: Expectation | None  # what a put-back returns the services to; None: this restart changes no image
     name: str = "restart"
     rollouts: dict[str, Rollout] = field(default_factory=dict)
-    put_back: dict[str, Rollout] = field(default_factory=dict)
-    undone: bool = False  # undo ran to its end
+    back: dict[str, Rollout] = field(default_factory=dict)  # the put-back's own rollouts
+    put_back_done: bool = False  # the put-back ran to its end
+    # a new deployment resolves the release tag: it must name the old image again first
+    put_back_after: ClassVar[tuple[str, ...]] = ("retag",)
     images: dict[str, Counter[str] | str] = field(default_factory=dict)  # after a failure: what each runs
 
     def describe(self) -> list[str]:
@@ -73,33 +76,33 @@ class Restart:
                 for r in self.rollouts.values()]
 
     def to_redeploy(self) -> list[str]:
-        return [r.service for r in self.rollouts.values() if r.ongoing and r.service not in self.put_back]
+        return [r.service for r in self.rollouts.values() if r.ongoing and r.service not in self.back]
 
-    def undo(self, target: Target) -> None:
+    def put_back(self, target: Target) -> None:
         if self.restore is None:
             target.say("    services: this restart did not change the image; nothing to put back")
-            self.undone = True
+            self.put_back_done = True
             return
         names = self.to_redeploy()
         if names:
             target.say(f"    a new deployment of {', '.join(names)}: it resolves the restored release tag "
                        f"({short(self.restore.digest)})")
-            rollout.start(target.cluster, names, target.clock, target.say, self.put_back, parallel=target.parallel)
-            rollout.wait(target.cluster, self.put_back, target.clock, timeout=target.put_back_timeout,
+            rollout.start(target.cluster, names, target.clock, target.say, self.back, parallel=target.parallel)
+            rollout.wait(target.cluster, self.back, target.clock, timeout=target.put_back_timeout,
                          interval=target.interval, say=target.say, expect=self.restore)
         self._read_images(target)
-        failed = [r for r in self.put_back.values() if not r.ok]
+        failed = [r for r in self.back.values() if not r.ok]
         if failed:
             raise DeployError("services not put back: " + "; ".join(
                 f"{r.service} {r.state}" + (f" - {r.reason}" if r.reason else "") for r in failed))
-        self.undone = True
+        self.put_back_done = True
 
     def _read_images(self, target: Target) -> None:
         """What every service runs now, for the report: from the put-back's own check, else read."""
         repository = self.expect.repository if self.expect else target.env.repository
         unknown = []
         for name in self.services:
-            known = self.put_back.get(name) or (self.rollouts.get(name) if not self.put_back else None)
+            known = self.back.get(name) or (self.rollouts.get(name) if not self.back else None)
             if known is not None and known.images is not None:
                 self.images[name] = known.images
             else:
@@ -112,21 +115,21 @@ class Restart:
             self.images.update({name: f"tasks not read ({err})" for name in unknown})
 
     def by_hand(self, target: Target) -> list[str]:
-        if self.restore is None or self.undone:
+        if self.restore is None or self.put_back_done:
             return []
         names = [r.service for r in self.rollouts.values()
-                 if r.ongoing and not (r.service in self.put_back and self.put_back[r.service].ok)]
+                 if r.ongoing and not (r.service in self.back and self.back[r.service].ok)]
         if not names:
             return []
         flags = " ".join(f"--service {name}" for name in names)
         return [f"fab restart --env {target.env.name} {flags}   # once the release tag is back"]
 
     def state(self, target: Target) -> list[str]:
-        if not self.images and not self.put_back:
+        if not self.images and not self.back:
             self._read_images(target)
         lines = []
         for name in self.services:
-            ours, back = self.rollouts.get(name), self.put_back.get(name)
+            ours, back = self.rollouts.get(name), self.back.get(name)
             if ours is None:
                 lines.append(f"service {name}: not restarted; it runs what it ran before")
                 continue

@@ -2,8 +2,8 @@
 
 Assumptions: services run `repository:release_tag`, and ECS resolves that tag to a digest when it creates a
 deployment, so moving the tag changes nothing that runs until the restart. `-previous` is written before the
-release tag moves (a failure half-way must still be undone), and only when the tag really moves, so a re-run
-keeps the true previous. Undoing puts both tags back where they were, or removes them where they did not exist.
+release tag moves (a failure half-way must still be put back), and only when the tag really moves, so a re-run
+keeps the true previous. Its put-back returns both tags where they were, or removes them where they did not exist.
 """
 
 from __future__ import annotations
@@ -13,20 +13,21 @@ from typing import TYPE_CHECKING
 
 from ..config import Environment
 from ..ecr import Image, delete_command, put_command, short
+from . import Step
 
 if TYPE_CHECKING:
     from ..target import Target
 
 
 @dataclass
-class Retag:
+class Retag(Step):
     env: Environment
     source: Image
     current: Image | None  # where the release tag points before this run (None: first deploy)
     previous: Image | None = None  # where `-previous` pointed before this run
     record_previous: bool = True  # a rollback moves back to -previous and leaves it as it is
     name: str = "retag"
-    moved: bool = False  # set before each write: a failure half-way must still be undone
+    moved: bool = False  # set before each write: a failure half-way must still be put back
     recorded: bool = False
     landed: bool = False  # the release tag's move was confirmed by ECR
     release_restored: bool = False
@@ -64,16 +65,16 @@ class Retag:
         target.registry.point(self.env.release_tag, self.source)
         self.landed = True
 
-    def undo(self, target: Target) -> None:
+    def put_back(self, target: Target) -> None:
         env = self.env
         if self.moved and not self.release_restored:
-            self._put_back(target, env.release_tag, self.current, " (this was its first deploy)")
+            self._return(target, env.release_tag, self.current, " (this was its first deploy)")
             self.release_restored = True
         if self.recorded and not self.previous_restored:
-            self._put_back(target, env.previous_tag, self.previous)
+            self._return(target, env.previous_tag, self.previous)
             self.previous_restored = True
 
-    def _put_back(self, target: Target, tag: str, image: Image | None, first: str = "") -> None:
+    def _return(self, target: Target, tag: str, image: Image | None, first: str = "") -> None:
         """`tag` on `image` again, or removed where there was none before."""
         if image is None:
             target.registry.remove(tag)

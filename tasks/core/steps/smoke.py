@@ -6,7 +6,7 @@ the poll schedule until it answers the expected status or the smoke timeout pass
 timeout and any other status are all "not yet", since a load balancer may take a moment to send traffic to
 the new tasks. A failure is the plan's failure: the executor then puts every earlier step back (the release
 tag, and a new deployment of every service on the image it ran before). The step changes nothing, so it has
-nothing to undo.
+nothing to put back.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 from ..clock import duration, poll
 from ..errors import DeployError
 from ..smoke import Answer, Probe
+from . import Step
 
 if TYPE_CHECKING:
     from ..target import Target
 
 
 @dataclass
-class Smoke:
+class Smoke(Step):
     probe: Probe
     interval: float  # seconds between two requests: the environment's poll interval
     name: str = "smoke"
@@ -65,12 +66,6 @@ class Smoke:
         """The summary's line for a run that succeeded."""
         return f"  smoke check: {self.url} answered {self.probe.settings.expect} after " \
                f"{duration(self.seconds or 0.0)} ({self._count()})"
-
-    def undo(self, target: Target) -> None:
-        """A request changes nothing: there is nothing to put back."""
-
-    def by_hand(self, target: Target) -> list[str]:
-        return []
 
     def state(self, target: Target) -> list[str]:
         if self.answer is None:
