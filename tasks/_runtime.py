@@ -138,12 +138,11 @@ def open_target(env: Environment, timeout: float | None = None) -> Target:
     Refuses credentials of another account than the environment's `account` before anything else.
     """
     from .core.aws import clients_for
-    from .core.identity import caller_identity, guard_account
     from .core.target import Target
 
     target = Target.build(env, clients_for(env.region), make_clock(), say, timeout)
     if env.account:
-        guard_account(caller_identity(target.clients.sts), env)
+        target.accounts.guard(env)
     return target
 
 
@@ -172,9 +171,9 @@ def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", ti
     if is_dry(c):
         yield target
         return
-    from .core.lock import DeployLock, budget
+    from .core.lock import budget
 
-    lock = DeployLock(target.clients.ssm, env, target.clock)
+    lock = target.lock
     hold = budget(target.timeout, waits) + (target.put_back_timeout if put_back else 0)
     if smoke and env.smoke is not None:
         hold += env.smoke.timeout

@@ -20,10 +20,9 @@ def unlock(c, env, holder=None):
     """Free a deploy lock whose run is dead, given its holder id (fab status shows it)."""
     with boundary():
         environment = environment_named(c, env)
-        from .core.lock import DeployLock
 
         target = open_target(environment)
-        lock = DeployLock(target.clients.ssm, environment, target.clock)
+        lock = target.lock
         if not holder:
             current = lock.holder()
             if current is None:

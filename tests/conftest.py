@@ -68,13 +68,15 @@ READS = ("Describe", "List", "Get", "BatchGet")
 
 # --- the AWS calls the code makes, as IAM actions, recorded while the suite runs ------------------------------
 RECORDED_ACTIONS: set[str] = set()
+# Every such call in order, with its request body (a JSON or form text): how often the code asks for one fact.
+PRODUCT_CALLS: list[tuple[str, str]] = []
 
 
 _SDK = tuple(str(Path(module.__file__).parent) for module in (botocore, __import__("boto3")))
 _CREDENTIALS = str(Path("botocore") / "credentials.py")
 
 
-def _record_product_call(model: Any, **_: Any) -> None:
+def _record_product_call(model: Any, params: Any = None, **_: Any) -> None:
     """botocore's `before-call`: keep `service:Operation` when the code that called the SDK is the `tasks`
     package (not a test, not the ECS emulator that a test's fake clock runs from inside the code's waits)."""
     frame = sys._getframe(1)
@@ -83,7 +85,10 @@ def _record_product_call(model: Any, **_: Any) -> None:
             return  # the SDK getting credentials (AssumeRoleWithWebIdentity): the trust policy's business
         frame = frame.f_back
     if frame is not None and frame.f_code.co_filename.startswith(PRODUCT):
-        RECORDED_ACTIONS.add(f"{model.service_model.signing_name}:{model.name}")
+        action = f"{model.service_model.signing_name}:{model.name}"
+        RECORDED_ACTIONS.add(action)
+        body = (params or {}).get("body") or b""
+        PRODUCT_CALLS.append((action, body.decode() if isinstance(body, bytes) else str(body)))
 
 
 # Every botocore session made from now on (the code's and moto's alike) registers it, as moto's own stubber is.

@@ -16,17 +16,15 @@ rightly be what fails it; `fab check` asks it once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .aws import call
 from .clock import duration
 from .config import SleuthSettings
-from .ecr import reference_repository, reference_tag
+from .ecr import Image, reference_repository, reference_tag
 from .ecs import Service, TaskDefinition, arn_name
 from .errors import DeployError
 from .fanout import fan_out
-from .identity import caller_identity, guard_account
 
 if TYPE_CHECKING:
     from .target import Target
@@ -55,6 +53,7 @@ def _attempt(name: str, probe: Callable[[], str]) -> Check:
 class Preflight:
     checks: list[Check]
     services: dict[str, Service]  # as read by the checks, so the plan does not read them again
+    releases: dict[str, Image | None] = field(default_factory=dict)  # the release tag's image, where it was read
 
     def lines(self) -> list[str]:
         return [line for c in self.checks for line in c.lines()]
@@ -76,7 +75,8 @@ def run_checks(target: Target, sleuth: SleuthSettings | None = None, *, smoke: b
     checks = [_attempt("credentials", lambda: _credentials(target))]
     if not checks[0].ok:
         return Preflight(checks, {})  # nothing else can be read
-    checks.append(_attempt("repository", lambda: _repository(target)))
+    releases: dict[str, Image | None] = {}
+    checks.append(_attempt("repository", lambda: _repository(target, releases)))
     services: dict[str, Service] = {}
 
     def read_services() -> str:
@@ -107,7 +107,7 @@ def run_checks(target: Target, sleuth: SleuthSettings | None = None, *, smoke: b
         checks.append(_attempt("smoke check", lambda: _smoke(target)))
     if sleuth is not None:
         checks.append(_attempt("sleuth", lambda: _sleuth(sleuth)))
-    return Preflight(checks, services)
+    return Preflight(checks, services, releases)
 
 
 def restart_checks(target: Target, services: dict[str, Service]) -> Preflight:
@@ -164,34 +164,28 @@ _UNKNOWN_CONTROLLER = "a forced new deployment is not how it deploys; deploy it 
 
 
 def _credentials(target: Target) -> str:
-    identity = caller_identity(target.clients.sts)
-    guard_account(identity, target.env)
+    identity = target.accounts.guard(target.env)
     expected = " (the environment's account)" if target.env.account else ""
     return f"{identity.arn}, account {identity.account}{expected}"
 
 
-def _repository(target: Target) -> str:
+def _repository(target: Target, releases: dict[str, Image | None]) -> str:
     env = target.env
     if not target.registry.tag_is_mutable(env.release_tag):
         raise DeployError(
             f"{env.repository} exists but {env.release_tag} is an immutable tag there: the release tag must move"
         )
-    current = target.registry.find(env.release_tag)
+    current = releases[env.release_tag] = target.registry.find(env.release_tag)
     where = f"now {current.short_digest}" if current else "not pushed yet: the first deploy creates it"
     return f"{env.repository} exists; {env.release_tag} is mutable ({where})"
 
 
 def _log_groups(target: Target, definitions: Iterable[TaskDefinition]) -> str:
     groups = sorted({c.log.group for td in definitions for c in td.containers if c.log})
-    missing = [g for g in groups if not _log_group_exists(target.clients.logs, g)]
+    missing = [g for g in groups if not target.logs.group_exists(g)]
     if missing:
         raise DeployError(f"log group(s) {', '.join(missing)} do not exist: create them or fix the task definitions")
     return ", ".join(groups) if groups else "no container logs with awslogs"
-
-
-def _log_group_exists(client: Any, name: str) -> bool:
-    response = call("logs:DescribeLogGroups", client.describe_log_groups, logGroupNamePrefix=name, limit=50)
-    return any(g.get("logGroupName") == name for g in response.get("logGroups") or [])
 
 
 def _runs_release_tag(target: Target, definitions: dict[str, TaskDefinition]) -> str:

@@ -22,6 +22,26 @@ class Identity:
     arn: str
 
 
+class Accounts:
+    """STS gateway: whose credentials these are, asked once a run (the account guard and the preflight both need it,
+    and the answer cannot change while the run's credentials do not)."""
+
+    def __init__(self, sts: Any) -> None:
+        self.client = sts
+        self._identity: Identity | None = None
+
+    def caller(self) -> Identity:
+        if self._identity is None:
+            self._identity = caller_identity(self.client)
+        return self._identity
+
+    def guard(self, env: Environment) -> Identity:
+        """The caller, refused when `env` names another account."""
+        identity = self.caller()
+        guard_account(identity, env)
+        return identity
+
+
 def caller_identity(sts: Any) -> Identity:
     response = call("sts:GetCallerIdentity", sts.get_caller_identity)
     return Identity(account=str(response["Account"]), arn=str(response["Arn"]))

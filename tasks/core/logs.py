@@ -62,3 +62,17 @@ class LogStream:
 
 
 StreamFactory = Callable[[str, str], LogStream]  # (log group, stream name) -> LogStream
+
+
+class Logs:
+    """CloudWatch Logs gateway: the awslogs groups a task definition names, and the streams a task writes."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def stream(self, group: str, stream: str) -> LogStream:
+        return LogStream(self.client, group, stream)
+
+    def group_exists(self, name: str) -> bool:
+        response = call("logs:DescribeLogGroups", self.client.describe_log_groups, logGroupNamePrefix=name, limit=50)
+        return any(g.get("logGroupName") == name for g in response.get("logGroups") or [])

@@ -48,7 +48,7 @@ def deploy(
     if preflight is not None:
         preflight.require()
     check = smoke(target)
-    move = _retag(target, tag)
+    move = _retag(target, tag, preflight.releases if preflight else {})
     # the sha is what Sleuth is told was deployed: the image's own tags must not name another commit
     detail = target.registry.describe(move.source.digest)
     notice = check_commit(sha, detail.tags if detail else ())
@@ -159,7 +159,8 @@ def notify_step(env: Environment, sleuth: SleuthSettings, *, sha: str, tag: str,
     return Notify.prepare(env, sleuth, sha=sha, tag=tag, registry=lambda: registry)
 
 
-def _retag(target: Target, tag: str) -> Retag:
+def _retag(target: Target, tag: str, read: dict[str, Image | None] | None = None) -> Retag:
+    """The retag step; `read` holds what the preflight already read of the release tag, which is not read again."""
     env = target.env
     if not target.registry.tag_is_mutable(env.release_tag):
         raise DeployError(
@@ -167,7 +168,8 @@ def _retag(target: Target, tag: str) -> Retag:
             "and push each build under its own unique tag"
         )
     source = target.registry.require(tag)
-    current = target.registry.find(env.release_tag)
+    read = read or {}
+    current = read[env.release_tag] if env.release_tag in read else target.registry.find(env.release_tag)
     previous = target.registry.find(env.previous_tag) if current is not None else None
     return Retag(env=env, source=source, current=current, previous=previous)
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from .ecr import short
 from .ecs import arn_name
-from .lock import DeployLock
 from .rollout import running_images
 
 if TYPE_CHECKING:
@@ -29,7 +28,7 @@ def collect(target: Target) -> dict[str, Any]:
     """The environment's state as plain data (what `--json` prints)."""
     env = target.env
     services = target.cluster.services(env.services)
-    holder = DeployLock(target.clients.ssm, env, target.clock).holder()
+    holder = target.lock.holder()
     release, previous = _image(target, env.release_tag), _image(target, env.previous_tag)
     names = {image["digest"]: image["tag"] for image in (previous, release) if image["digest"]}
     images = running_images(target.cluster, list(services), env.repository)

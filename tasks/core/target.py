@@ -1,33 +1,37 @@
 """The environment a task changes, connected: its gateways, the clock, where output goes, and how long to wait.
 
-Assumptions: one run changes one environment; every step of a plan runs with the same `Target`. The clients
-come from boto3's own configuration (see aws.py) and are shared by the threads that start rollouts.
+Assumptions: one run changes one environment; every step of a plan runs with the same `Target`. Steps and checks
+reach AWS only through the gateways here (Registry, Cluster, Logs, Accounts, the deploy lock); the clients come
+from boto3's own configuration (see aws.py), are shared by the threads that start rollouts, and the ones a task
+may never use (logs, STS, SSM) are made on first use.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from .aws import Clients
 from .clock import Clock, Say
 from .config import Environment
 from .ecr import Registry
 from .ecs import Cluster
-from .logs import LogStream, StreamFactory
+from .identity import Accounts
+from .lock import DeployLock
+from .logs import Logs
 
 
 @dataclass
 class Target:
     env: Environment
-    clients: Clients
     registry: Registry
     cluster: Cluster
-    open_stream: StreamFactory
     clock: Clock
     say: Say
     timeout: float  # seconds a migration or a rollout may take in this run
     interval: float  # seconds between two polls
     parallel: int = 8  # new deployments started at once (deploy.parallel)
+    _clients: Clients | None = field(default=None, repr=False)  # for the gateways made on first use
 
     @classmethod
     def build(
@@ -35,16 +39,33 @@ class Target:
     ) -> Target:
         return cls(
             env=env,
-            clients=clients,
             registry=Registry(clients.ecr, env.repository),
             cluster=Cluster(clients.ecs, env.cluster, env.parallel),
-            open_stream=lambda group, stream: LogStream(clients.logs, group, stream),
             clock=clock,
             say=say,
             timeout=float(timeout) if timeout else env.timeout,
             interval=env.poll_interval,
             parallel=env.parallel,
+            _clients=clients,
         )
+
+    @cached_property
+    def logs(self) -> Logs:
+        return Logs(self._connected.logs)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        return Accounts(self._connected.sts)
+
+    @cached_property
+    def lock(self) -> DeployLock:
+        return DeployLock(self._connected.ssm, self.env, self.clock)
+
+    @property
+    def _connected(self) -> Clients:
+        if self._clients is None:
+            raise RuntimeError("this Target was made without clients: build it with Target.build")
+        return self._clients
 
     @property
     def put_back_timeout(self) -> float:

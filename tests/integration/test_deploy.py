@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import CONFIG, NEW_SHA, NEW_TAG
+import yaml
+from conftest import ACCOUNT, CONFIG, NEW_SHA, NEW_TAG, fab
 
 from sandbox.ecs import CIRCUIT_BREAKER_REASON, ROLLBACK_STOP_REASON
 from tasks.core import planner
@@ -257,3 +258,23 @@ def test_dry_run_plan_reads_everything_and_changes_nothing(world, clock):
         in text
     assert "3. restart: force a new deployment of web (acme-web:1, 2/2 running)" in text
     assert f"then check that every running task runs {short(world.new_digest)}" in text
+
+
+def test_a_deploy_asks_each_fact_once_whose_credentials_and_where_the_release_tag_was(world, project, capsys):
+    """The account guard and the preflight share one caller identity; the planner takes the release tag as the
+    preflight read it. The release tag is read again only after it moved, to check the move (and by the status)."""
+    import json
+
+    from conftest import PRODUCT_CALLS
+
+    config = {**CONFIG, "environments": {**CONFIG["environments"],
+                                         "staging": {**CONFIG["environments"]["staging"], "account": ACCOUNT}}}
+    (project / "fabric.yaml").write_text(yaml.safe_dump({"deploy": config}))
+    PRODUCT_CALLS.clear()
+    code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
+    assert (code, err) == (0, ""), out
+    actions = [action for action, _ in PRODUCT_CALLS]
+    assert actions.count("sts:GetCallerIdentity") == 1
+    moved = actions.index("ecr:PutImage")
+    reads = [json.loads(body)["imageIds"] for action, body in PRODUCT_CALLS[:moved] if action == "ecr:BatchGetImage"]
+    assert reads.count([{"imageTag": "latest"}]) == 1

@@ -42,7 +42,7 @@ class Migrate(Step):
         target.say(f"    {self.spec.describe()[0]}")
         self.task = migration.start(self.spec, target.cluster, say=target.say)
         self.result = migration.follow(
-            self.spec, self.task, target.cluster, target.open_stream, target.clock,
+            self.spec, self.task, target.cluster, target.logs.stream, target.clock,
             timeout=target.timeout, interval=target.interval, say=target.say, on_task=self._seen,
         )
         target.say(f"    migration exited 0 after {self.result.seconds:.0f}s{self._image()}")
