@@ -1,5 +1,8 @@
 """Seed the emulated AWS with what a real account would hold before a deploy, through the AWS API itself.
 
+The building blocks (an image manifest, the default network, a task definition, a service as the ECS console
+makes it) serve the sandbox's `seed` and the test suite's worlds alike, so moto's gaps are worked around once.
+
 Assumptions (moto 5.2.5): ECR derives an image digest from its layer digests,
 so the two builds get different layers; `run_task` with awsvpc needs the default VPC's subnets and security
 group; every container definition needs `memory`. Services start as a finished rollout (COMPLETED, all tasks
@@ -48,12 +51,12 @@ def _sha256(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def image_manifest(build: str) -> str:
-    """A docker v2 manifest: a shared base layer and one layer of its own, so each build has its own digest."""
+def image_manifest(build: str, media_type: str = MANIFEST_MEDIA_TYPE) -> str:
+    """A manifest: a shared base layer and one layer of its own, so each build has its own digest."""
     return json.dumps(
         {
             "schemaVersion": 2,
-            "mediaType": MANIFEST_MEDIA_TYPE,
+            "mediaType": media_type,
             "config": {
                 "mediaType": "application/vnd.docker.container.image.v1+json",
                 "size": 1480,
@@ -102,19 +105,9 @@ def seed(clients: Any, services: Mapping[str, int] = settings.SERVICES, *,
             )["image"]
             digests[build] = image["imageId"]["imageDigest"]
 
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    subnets = tuple(
-        s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
-    )[:2]
-    groups = tuple(
-        g["GroupId"]
-        for g in ec2.describe_security_groups(
-            Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
-        )["SecurityGroups"]
-    )
-    network = {
-        "awsvpcConfiguration": {"subnets": list(subnets), "securityGroups": list(groups), "assignPublicIp": "DISABLED"}
-    }
+    network = default_network(ec2)
+    subnets = tuple(network["awsvpcConfiguration"]["subnets"])
+    groups = tuple(network["awsvpcConfiguration"]["securityGroups"])
 
     logs.create_log_group(logGroupName=settings.LOG_GROUP)
     ecs.create_cluster(clusterName=settings.CLUSTER)
@@ -123,25 +116,12 @@ def seed(clients: Any, services: Mapping[str, int] = settings.SERVICES, *,
         *((f"sandbox-{name}", _service_command(name), name) for name in services),
         (settings.MIGRATION_TASK_DEFINITION, ["python", "manage.py", "help"], "migrate"),
     ):
-        ecs.register_task_definition(**_task_definition(family, image, command, prefix, account))
-    deployment = {
-        "deploymentCircuitBreaker": {"enable": circuit_breaker, "rollback": circuit_breaker},
-        "maximumPercent": 200,
-        "minimumHealthyPercent": 100,
-    }
+        ecs.register_task_definition(**task_definition(family, settings.CONTAINER, image, settings.LOG_GROUP,
+                                                       settings.REGION, prefix, command=command, account=account))
+    deployment = rolling(circuit_breaker)
     for name, desired in services.items():
-        ecs.create_service(
-            cluster=settings.CLUSTER,
-            serviceName=name,
-            taskDefinition=f"sandbox-{name}",
-            desiredCount=desired,
-            launchType="FARGATE",
-            networkConfiguration=network,
-            deploymentController={"type": (controllers or {}).get(name, "ECS")},
-            deploymentConfiguration=deployment,
-        )
-        # moto 5.2.5's create_service drops deploymentConfiguration; its update_service keeps it
-        ecs.update_service(cluster=settings.CLUSTER, service=name, deploymentConfiguration=deployment)
+        create_service(ecs, settings.CLUSTER, name, f"sandbox-{name}", desired, network, deployment,
+                       controller=(controllers or {}).get(name, "ECS"))
     return World(
         account=account,
         region=settings.REGION,
@@ -166,29 +146,48 @@ def _service_command(name: str) -> list[str]:
     return ["celery", "-A", "app", "worker"]
 
 
-def _task_definition(family: str, image: str, command: list[str], prefix: str, account: str) -> dict[str, Any]:
-    return {
-        "family": family,
-        "requiresCompatibilities": ["FARGATE"],
-        "networkMode": "awsvpc",
-        "cpu": "256",
-        "memory": "512",
-        "executionRoleArn": f"arn:aws:iam::{account}:role/ecsTaskExecutionRole",
-        "containerDefinitions": [
-            {
-                "name": settings.CONTAINER,
-                "image": image,
-                "essential": True,
-                "memory": 512,  # moto's run_task fails on a container definition without memory or memoryReservation
-                "command": command,
-                "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {
-                        "awslogs-group": settings.LOG_GROUP,
-                        "awslogs-region": settings.REGION,
-                        "awslogs-stream-prefix": prefix,
-                    },
-                },
-            }
-        ],
+def default_network(ec2: Any) -> dict[str, Any]:
+    """The awsvpc settings of the default VPC (two subnets, its default group): moto's `run_task` needs a VPC
+    with DNS hostnames, which its default VPC has."""
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    groups = [g["GroupId"] for g in ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]]
+    return {"awsvpcConfiguration": {"subnets": subnets[:2], "securityGroups": groups, "assignPublicIp": "DISABLED"}}
+
+
+def rolling(circuit_breaker: bool = True) -> dict[str, Any]:
+    """ECS rolling updates as its console sets them up: the circuit breaker (with rollback) on."""
+    return {"deploymentCircuitBreaker": {"enable": circuit_breaker, "rollback": circuit_breaker},
+            "maximumPercent": 200, "minimumHealthyPercent": 100}
+
+
+def create_service(ecs: Any, cluster: str, name: str, family: str, desired: int, network: Mapping[str, Any],
+                   deployment: Mapping[str, Any], controller: str = "ECS") -> None:
+    ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=family, desiredCount=desired,
+                       launchType="FARGATE", networkConfiguration=network,
+                       deploymentController={"type": controller}, deploymentConfiguration=deployment)
+    # moto 5.2.5's create_service drops deploymentConfiguration; its update_service keeps it
+    ecs.update_service(cluster=cluster, service=name, deploymentConfiguration=deployment)
+
+
+def task_definition(family: str, container: str, image: str, log_group: str, region: str, prefix: str, *,
+                    command: list[str] | None = None, account: str | None = None) -> dict[str, Any]:
+    """A Fargate task definition of one essential container logging with awslogs to `log_group`."""
+    definition: dict[str, Any] = {
+        "name": container,
+        "image": image,
+        "essential": True,
+        "memory": 512,  # moto's run_task fails on a container definition without memory or memoryReservation
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": prefix},
+        },
     }
+    if command:
+        definition["command"] = command
+    request: dict[str, Any] = {"family": family, "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
+                               "cpu": "256", "memory": "512", "containerDefinitions": [definition]}
+    if account:
+        request["executionRoleArn"] = f"arn:aws:iam::{account}:role/ecsTaskExecutionRole"
+    return request

@@ -29,8 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .core.files import stamp
-
-MASK = "****"
+from .core.text import MASK, masked
 
 
 class _Lazy:
@@ -149,8 +148,7 @@ def _file_content(path: str) -> str:
 
 def redact(text: str) -> str:
     """`text` with secret values and secret-bearing header and field values replaced by `****`."""
-    for value in known_secrets():
-        text = text.replace(value, MASK)
+    text = masked(text, known_secrets())
     # Each pattern runs only where the words it needs occur (most records hold none): a lookup for a word costs
     # a microsecond, a pattern that finds nothing up to a hundred on a response body.
     low = text.lower()

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 import sandbox  # noqa: F401  first: one copy of AWS's service models for moto and every session (sandbox/models.py)
+from sandbox import seed
 
 # Known fake secrets: the secret-hygiene tests look for these strings in every output.
 FAKE_ACCESS_KEY = "AKIAFAKEKEY1234567890"
@@ -37,8 +38,7 @@ NEW_SHA = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 NEW_TAG = "20261126.060512-bbbbbbb"
 
 # How the team's services deploy: ECS rolling updates with the circuit breaker on, as ECS's console sets them up.
-ROLLING = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}, "maximumPercent": 200,
-           "minimumHealthyPercent": 100}
+ROLLING = seed.rolling()
 
 MIGRATION_SECONDS = 12.0  # emulated: a migration takes about three polls at the config's 5 s
 ROLLOUT_SECONDS = 20.0
@@ -224,24 +224,9 @@ def sleuth_api() -> Iterator[Any]:
 
 def manifest(number: int, media_type: str = "application/vnd.docker.distribution.manifest.v2+json") -> str:
     """An image manifest whose digest differs per `number` (moto derives digests from layers)."""
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": media_type,
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1000 + number,
-                "digest": f"sha256:{number:064x}",
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 2000 + number,
-                    "digest": f"sha256:{number + 10_000:064x}",
-                }
-            ],
-        }
-    )
+    from sandbox.seed import image_manifest
+
+    return image_manifest(f"build {number}", media_type)
 
 
 @dataclass
@@ -341,31 +326,14 @@ class World:
     def _build(self) -> None:
         self.old_digest = self._push(1, OLD_SHA, "latest")
         self.new_digest = self._push(2, NEW_TAG, NEW_SHA)
-        subnets = [s["SubnetId"] for s in self.ec2.describe_subnets()["Subnets"] if s.get("DefaultForAz")][:2]
-        groups = self.ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"]
-        self.network = {
-            "awsvpcConfiguration": {
-                "subnets": subnets,
-                "securityGroups": [groups[0]["GroupId"]],
-                "assignPublicIp": "DISABLED",
-            }
-        }
+        self.network = seed.default_network(self.ec2)
         self.logs.create_log_group(logGroupName="/ecs/acme")
         clusters = (("acme-staging", "acme", "latest"), ("acme-production", "acme-prod", "production"))
         for cluster, family, tag in clusters:
             self.ecs.create_cluster(clusterName=cluster)
             for service, count in (("web", 2), ("worker", 1)):
                 self._task_definition(f"{family}-{service}", service, tag=tag)
-                self.ecs.create_service(
-                    cluster=cluster,
-                    serviceName=service,
-                    taskDefinition=f"{family}-{service}",
-                    desiredCount=count,
-                    launchType="FARGATE",
-                    networkConfiguration=self.network,
-                )
-                # moto 5.2.5's create_service drops deploymentConfiguration; its update_service keeps it
-                self.ecs.update_service(cluster=cluster, service=service, deploymentConfiguration=ROLLING)
+                seed.create_service(self.ecs, cluster, service, f"{family}-{service}", count, self.network, ROLLING)
         self._task_definition("acme-migrate", "app", prefix="migrate")
 
     def _push(self, number: int, *tags: str) -> str:
@@ -380,29 +348,9 @@ class World:
         return response["image"]["imageId"]["imageDigest"]
 
     def _task_definition(self, family: str, container: str, prefix: str | None = None, tag: str = "latest") -> None:
-        self.ecs.register_task_definition(
-            family=family,
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="256",
-            memory="512",
-            containerDefinitions=[
-                {
-                    "name": container,
-                    "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acme-app:{tag}",
-                    "memory": 512,
-                    "essential": True,
-                    "logConfiguration": {
-                        "logDriver": "awslogs",
-                        "options": {
-                            "awslogs-group": "/ecs/acme",
-                            "awslogs-region": REGION,
-                            "awslogs-stream-prefix": prefix or container,
-                        },
-                    },
-                }
-            ],
-        )
+        image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acme-app:{tag}"
+        self.ecs.register_task_definition(**seed.task_definition(family, container, image, "/ecs/acme", REGION,
+                                                                 prefix or container))
 
     # --- reading state, as a user would check it -------------------------------------------------
     def digest_of(self, tag: str) -> str | None:

@@ -32,6 +32,7 @@ from .clock import Clock, Say
 from .config import Environment, SleuthSettings
 from .errors import DeployError
 from .http import failure, one_line
+from .text import MASK, masked
 
 if TYPE_CHECKING:
     from .ecr import Registry
@@ -41,7 +42,6 @@ Post = Callable[..., Any]  # requests.post's shape
 TOKEN_VARIABLE = "SLEUTH_API_TOKEN"
 # deploy.sleuth.auth -> the Authorization header's scheme word
 SCHEMES = {"bearer": "Bearer", "apikey": "apikey"}
-MASK = "****"
 TIMEOUT = (5.0, 10.0)  # seconds to connect, seconds to wait for the answer: per request
 MAX_RETRIES = 3
 BACKOFF = (2.0, 4.0, 8.0)  # seconds before retry 1, 2, 3 when Sleuth does not say (Retry-After)
@@ -62,7 +62,7 @@ class Token:
         return self._value
 
     def scrub(self, text: str) -> str:
-        return text.replace(self._value, MASK) if self._value else text
+        return masked(text, [self._value])
 
     def __repr__(self) -> str:
         return f"Token({MASK})"

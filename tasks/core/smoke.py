@@ -22,9 +22,8 @@ from .clock import duration
 from .config import VARIABLE, Environment, SmokeSettings
 from .errors import DeployError
 from .http import failure, one_line
-from .text import escape
+from .text import escape, masked
 
-MASK = "****"
 BODY_LIMIT = 200  # characters of an answer's body shown
 READ_LIMIT = 64 * 1024  # bytes of an answer read: a health URL that serves a large file must not stall the check
 REQUEST_TIMEOUT = (5.0, 10.0)  # seconds to connect, seconds to wait for the answer: per request, at most
@@ -103,9 +102,7 @@ class Probe:
         return f"Probe({self.settings.url!r}, headers={sorted(self._headers)} (values not shown))"
 
     def mask(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return masked(text, self._secrets)
 
     def describe(self, interval: float | None = None) -> list[str]:
         """The check as a plan shows it: URL, status, how long; header names only."""

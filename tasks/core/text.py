@@ -13,6 +13,17 @@ cut, with a note of how much was cut.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+
+MASK = "****"  # how a secret is shown, in every output: plans, answers, errors, log records
+
+
+def masked(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each secret value in it shown as `MASK`, the longest first so that no part of one is left."""
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
 
 LINE_LIMIT = 2000  # characters of one log line shown; a JSON log line of normal size fits
 
