@@ -11,16 +11,11 @@ sandbox per process at a time (moto's state is process-global). Not part of the 
 package is cheap: moto is imported with `Sandbox`, on first use.
 """
 
-import atexit
-import gc
 from typing import TYPE_CHECKING, Any
 
 from .models import share_service_models
 
 share_service_models()  # before moto is imported: it makes a session per service it emulates
-# Python's last garbage collections walk every object still alive when the process exits: with moto's backends
-# and models loaded, about 1.2 s between "Sandbox stopped." and the prompt. Nothing needs them, so skip them.
-atexit.register(gc.freeze)
 
 from .settings import SCENARIOS, SECRETS, Options  # noqa: E402
 

@@ -139,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"== DEMO FAILED (fab exit status {run.exit_code}): " + "; ".join(problems), flush=True)
         return 1
     outcome = ("succeeded" if options.scenario in SUCCEEDS else "was refused before any change, as this scenario "
-               "means it to" if options.scenario in REFUSED else "failed, as this scenario means it to, and was undone")
+               "means it to" if options.scenario in REFUSED
+               else "failed, as this scenario means it to, and was put back")
     print(f"== fab exit status {run.exit_code}: the deploy {outcome}. Demo OK.", flush=True)
     return 0
 

@@ -9,8 +9,6 @@ otherwise end in a traceback inside Invoke, before any task runs; and it keeps s
 from then on (`_secrets`), because with `--debug` Invoke logs those files' contents.
 """
 
-import atexit
-import gc
 from typing import Any
 
 from invoke import Collection
@@ -41,10 +39,5 @@ def __getattr__(name: str) -> Any:
 
         redact_logs()  # now: under --debug, Invoke logs the config files' contents (smoke headers) next
         check_config_files()
-        # When `fab` exits, Python's last garbage collections walk every object still alive, hundreds of thousands
-        # once botocore's service models are loaded: about a quarter of a second, a fifth of a `fab status`. Nothing
-        # needs them (the memory goes back to the system), so what is alive is frozen out of their reach at exit.
-        atexit.unregister(gc.freeze)  # registered once, however often the fabfile is loaded in one process
-        atexit.register(gc.freeze)
         return collection
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

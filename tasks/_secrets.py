@@ -106,13 +106,11 @@ def known_secrets() -> list[str]:
     and the token files' contents.
 
     Asked once per log record (thousands per `fab --debug` run), so the answer is kept while the environment,
-    the masked names and the token files stay as they were: comparing the environment's raw mapping costs a
-    dictionary comparison, reading it anew decodes every variable.
+    the masked names and the token files stay as they were.
     """
-    raw = getattr(os.environ, "_data", None)  # os._Environ's undecoded mapping (CPython); else no caching
     files = tuple(stamp(os.environ.get(name, "")) for name in SECRET_FILE_VARIABLES)
-    key = (dict(raw) if raw is not None else None, frozenset(_masked_variables), files)
-    if raw is not None and _secrets_cache and _secrets_cache[0] == key:
+    key = (dict(os.environ), frozenset(_masked_variables), files)
+    if _secrets_cache and _secrets_cache[0] == key:
         return _secrets_cache[1]
     secrets = _read_secrets()
     _secrets_cache[:] = [key, secrets]

@@ -11,7 +11,6 @@ test sleeps, and each sleep advances the emulator by as much. A test scripts ECS
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sys
@@ -54,11 +53,9 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
 
 
-# The suite keeps hundreds of thousands of long-lived objects (botocore's service models, moto's backends), and
-# CPython's default collection thresholds make it walk them again and again: about a sixth of the in-process
-# tests' CPU time. These thresholds leave about 50 young collections and 4 older ones per worker, 1.2-1.4 s in all
-# (2-2.4 s with (20_000, 20, 20)); they cost a little memory, and cycles are still collected.
-gc.set_threshold(100_000, 50, 100)
+
+# How the suite runs fast on few cores (GC thresholds, xdist's workers and scheduling): tests/tuning.py.
+pytest_plugins = ["tuning"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = str(ROOT / "tasks")
@@ -140,22 +137,6 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pytest_xdist_auto_num_workers(config: Any) -> int:
-    """`-n auto`: a worker per core, eight at most. Each worker pays a few seconds of CPU before its first test
-    (imports, collection, the first world), and the suite is CPU-bound: on 2 cores, two workers took 70 s and
-    110 s of CPU, four took 82 s and 142 s."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(cores, 8)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: Any) -> None:
-    """After pytest's own last collection (it reports finalizers that raised): freeze what is still alive, so the
-    collections that pytest's clean-up and the interpreter's exit run next skip the objects of moto's backends and
-    botocore's models, which nothing needs any more."""
-    gc.freeze()
-
-
 LAYERS = ("unit", "integration", "e2e", "meta")
 
 
@@ -165,19 +146,6 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         layer = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
         if layer in LAYERS:
             item.add_marker(getattr(pytest.mark, layer))
-
-
-def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
-    """How xdist hands out the tests: an e2e module's tests go to one worker together (they share a sandbox and the
-    deploys run in it, a module-scoped fixture built once); every other test goes, on its own, to whichever worker
-    is free, which keeps both busy to the end (idle, 53-56 s instead of 59-61 s with a file per worker)."""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class Scheduler(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return nodeid.split("::", 1)[0] if nodeid.startswith("tests/e2e/") else nodeid
-
-    return Scheduler(config, log)
 
 
 def pytest_testnodedown(node: Any, error: Any) -> None:

@@ -193,15 +193,16 @@ class Clients:
     clients are made here, on one thread, and may then be shared.
     """
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, core: Any) -> None:
         self.session = session
+        self.core = core  # the botocore session under `session`: its configuration, read through its public API
         self._clients: dict[str, Any] = {}
 
     def _client(self, service: str) -> Any:
         if service not in self._clients:
             from botocore.config import Config
 
-            mode = self.session._session.get_config_variable("retry_mode") or "standard"
+            mode = self.core.get_config_variable("retry_mode") or "standard"
             config = Config(retries={"mode": mode}, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
             with calling(f"{service} client setup"):
                 self._clients[service] = self.session.client(service, config=config)
@@ -238,7 +239,7 @@ class Clients:
 
 _AWS_FILES = (("AWS_CONFIG_FILE", "~/.aws/config"), ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"))
 _loader: Any = None
-_last: tuple[tuple[Any, ...], Any] | None = None  # (what configured it, the session): one at a time
+_last: tuple[tuple[Any, ...], Any, Any] | None = None  # (what configured it, the session, its botocore session)
 
 
 def clients_for(region: str | None) -> Clients:
@@ -256,7 +257,7 @@ def clients_for(region: str | None) -> Clients:
 
     key = _configured_by(region)
     if _last is not None and _last[0] == key:
-        return Clients(_last[1])
+        return Clients(*_last[1:])
     with calling("session setup"):
         core = botocore.session.get_session()
         if _loader is None:
@@ -266,8 +267,8 @@ def clients_for(region: str | None) -> Clients:
         session = boto3.session.Session(botocore_session=core, region_name=region)
         if session.region_name is None and os.environ.get("AWS_REGION"):
             session = boto3.session.Session(botocore_session=core, region_name=os.environ["AWS_REGION"])
-    _last = (key, session)
-    return Clients(session)
+    _last = (key, session, core)
+    return Clients(session, core)
 
 
 def _configured_by(region: str | None) -> tuple[Any, ...]:
