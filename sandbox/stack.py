@@ -46,8 +46,8 @@ CLEARED_VARIABLES = (
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 )
-# moto's EC2 loads about 1,300 default AMIs each time its state is reset (twice per sandbox, about 0.2 s each);
-# nothing here reads AMIs, so a process that has not chosen otherwise skips them.
+# moto's EC2 loads its default AMIs each time its state is reset; nothing here reads AMIs, so a process that has
+# not chosen otherwise skips them.
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SLEUTH_API_TOKEN", settings.SMOKE_TOKEN_VARIABLE)

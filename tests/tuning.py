@@ -11,16 +11,15 @@ from typing import Any
 import pytest
 
 # The suite keeps hundreds of thousands of long-lived objects (botocore's service models, moto's backends), and
-# CPython's default collection thresholds make it walk them again and again: about a sixth of the in-process
-# tests' CPU time. These thresholds leave about 50 young collections and 4 older ones per worker, 1.2-1.4 s in all
-# (2-2.4 s with (20_000, 20, 20)); they cost a little memory, and cycles are still collected.
+# CPython's default collection thresholds make it walk them again and again. These thresholds leave a few dozen
+# young collections per worker; they cost a little memory, and cycles are still collected.
 gc.set_threshold(100_000, 50, 100)
 
 
 def pytest_xdist_auto_num_workers(config: Any) -> int:
     """`-n auto`: a worker per core, eight at most. Each worker pays a few seconds of CPU before its first test
-    (imports, collection, the first world), and the suite is CPU-bound: on 2 cores, two workers took 70 s and
-    110 s of CPU, four took 82 s and 142 s."""
+    (imports, collection, the first world), and the suite is CPU-bound, so more workers than cores only add that
+    cost (docs/development.md has the figures)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return min(cores, 8)
 
@@ -36,7 +35,7 @@ def pytest_unconfigure(config: Any) -> None:
 def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
     """How xdist hands out the tests: an e2e module's tests go to one worker together (they share a sandbox and the
     deploys run in it, a module-scoped fixture built once); every other test goes, on its own, to whichever worker
-    is free, which keeps both busy to the end (idle, 53-56 s instead of 59-61 s with a file per worker)."""
+    is free, which keeps both busy to the end (a file per worker left one idle while the other ran two e2e files)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class Scheduler(LoadScopeScheduling):
