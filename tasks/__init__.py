@@ -4,7 +4,7 @@ Assumptions: this package is imported by `fab` on every run, `fab --list` includ
 in the task modules) imports boto3 or requests at import time; task bodies import the core lazily.
 Defaults are declared with `ns.configure` so `FABRIC_DEPLOY_*` environment variables can override them.
 The fabfile's one line, `from tasks import ns`, is served by `__getattr__` below: each time `fab` loads the
-fabfile it first checks the config files it is about to read (`_config_files`), because a bad one would
+fabfile it first checks the config files it is about to read (`_invoke_files`), because a bad one would
 otherwise end in a traceback inside Invoke, before any task runs; and it keeps secrets out of the log records
 from then on (`_secrets`), because with `--debug` Invoke logs those files' contents.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from invoke import Collection
 
 from . import check, deploy, image_tag, migrate, notify, restart, retag, rollback, status, unlock
-from .core.defaults import DEFAULTS
+from .core.schema import DEFAULTS
 
 __all__ = ["ns"]
 
@@ -34,7 +34,7 @@ collection.configure({"deploy": DEFAULTS})
 
 def __getattr__(name: str) -> Any:
     if name == "ns":
-        from ._config_files import check_config_files
+        from ._invoke_files import check_config_files
         from ._secrets import redact_logs
 
         redact_logs()  # now: under --debug, Invoke logs the config files' contents (smoke headers) next

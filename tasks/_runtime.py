@@ -108,7 +108,7 @@ def _handle_stop_signals() -> Callable[[], None]:
 
 def settings(c: InvokeContext) -> Settings:
     """The validated settings; the variables smoke headers name become secrets that log output never shows."""
-    from ._config_files import where
+    from ._invoke_files import where
     from ._secrets import mask_variables
     from .core.config import load_settings
 

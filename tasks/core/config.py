@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .config_files import DEPLOY, check_shape
-from .defaults import PARALLEL, POLL_INTERVAL, SLEUTH_URL, TIMEOUT
+from .config_files import check_shape
 from .errors import DeployError
+from .schema import DEPLOY, ENVIRONMENT, SLEUTH, SMOKE, TOP_LEVEL, Key
 
-DEFAULT_RELEASE_TAG = "latest"
 PREVIOUS_SUFFIX = "-previous"
 
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
@@ -34,8 +33,18 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 # `${NAME}` in a smoke header's value: the value of environment variable NAME, read when a task uses it.
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-ON_FAILURE = ("restore", "leave")  # the first is the default
-SMOKE_TIMEOUT = 120.0
+
+def _default(key: object) -> Any:
+    assert isinstance(key, Key)
+    return key.default
+
+
+TIMEOUT, POLL_INTERVAL, PARALLEL = (_default(TOP_LEVEL[k]) for k in ("timeout", "poll_interval", "parallel"))
+DEFAULT_RELEASE_TAG = _default(ENVIRONMENT.keys["release_tag"])
+ON_FAILURE: Key = ENVIRONMENT.keys["on_failure"]  # type: ignore[assignment]
+SMOKE_TIMEOUT, SMOKE_EXPECT = _default(SMOKE.keys["timeout"]), _default(SMOKE.keys["expect"])
+SLEUTH_URL = _default(SLEUTH.keys["url"])
+SLEUTH_AUTH: Key = SLEUTH.keys["auth"]  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ class SmokeSettings:
     """
 
     url: str  # http:// or https://
-    expect: int = 200
+    expect: int = SMOKE_EXPECT
     timeout: float = SMOKE_TIMEOUT  # seconds
     headers: Mapping[str, str] = field(default_factory=dict)
 
@@ -81,7 +90,7 @@ class Environment:
     sleuth_environment: str
     account: str | None = None
     lock_parameter: str | None = None
-    on_failure: str = ON_FAILURE[0]  # after a failed deploy: "restore" the previous image, or "leave" it as it is
+    on_failure: str = ON_FAILURE.default  # after a failed deploy: "put-back" the previous image, or "leave" it
     smoke: SmokeSettings | None = None
     parallel: int = PARALLEL  # new deployments started (and reads made) at once; 1: one after another
 
@@ -246,7 +255,7 @@ def _environment(name: str, raw: dict[str, Any], top: dict[str, Any], problem: _
         sleuth_environment=_text(raw.get("sleuth_environment"), (*here, "sleuth_environment"), problem) or name,
         account=account,
         lock_parameter=_text(raw.get("lock_parameter"), (*here, "lock_parameter"), problem),
-        on_failure=_choice(raw.get("on_failure") or ON_FAILURE[0], ON_FAILURE, (*here, "on_failure"), problem),
+        on_failure=_choice(raw.get("on_failure"), ON_FAILURE, (*here, "on_failure"), problem),
         smoke=_smoke(raw.get("smoke"), (*here, "smoke"), problem),
         parallel=_count(parallel, parallel_path, problem) or PARALLEL,
     )
@@ -293,7 +302,7 @@ def _smoke(raw: Any, path: tuple[str, ...], problem: _Problems) -> SmokeSettings
     if "${" in url:  # the URL is printed (plan, answers, errors): a token there would be shown
         raise problem((*path, "url"), f"{_key(path)}.url holds a ${{...}}: only header values read environment "
                                       "variables (the URL is printed); send a token in a header")
-    expect = raw.get("expect", 200)
+    expect = raw.get("expect", SMOKE_EXPECT)
     if isinstance(expect, str) and expect.strip().isdigit():
         expect = int(expect)
     if not isinstance(expect, int) or isinstance(expect, bool) or not 100 <= expect <= 599:
@@ -349,7 +358,7 @@ def _sleuth(raw: Any, problem: _Problems) -> SleuthSettings:
         deployment=_text(raw.get("deployment"), (*path, "deployment"), problem),
         tags=_words(raw.get("tags"), (*path, "tags"), problem, "tags"),
         email=_text(raw.get("email"), (*path, "email"), problem),
-        auth=_choice(raw.get("auth") or "bearer", ("bearer", "apikey"), (*path, "auth"), problem),
+        auth=_choice(raw.get("auth"), SLEUTH_AUTH, (*path, "auth"), problem),
     )
 
 
@@ -437,10 +446,14 @@ def _url(value: Any, path: tuple[str, ...], problem: _Problems) -> str | None:
     return url
 
 
-def _choice(value: Any, choices: tuple[str, ...], path: tuple[str, ...], problem: _Problems) -> str:
+def _choice(value: Any, key: Key, path: tuple[str, ...], problem: _Problems) -> str:
+    """One of the key's choices (or an old spelling of one); its default when not given."""
+    if value in (None, ""):
+        return str(key.default)
     text = str(value).strip().lower()
-    if text not in choices:
-        raise problem(path, f"malformed {_key(path)} {value!r}: give {' or '.join(choices)}")
+    text = key.aliases.get(text, text)
+    if text not in key.choices:
+        raise problem(path, f"malformed {_key(path)} {value!r}: give {' or '.join(key.choices)}")
     return text
 
 

@@ -1,4 +1,4 @@
-"""The shape of the `deploy` config, and config files read and checked against it; pure, no Invoke.
+"""Config files read, and checked against the shape of the `deploy` config (schema.py declares it); pure, no Invoke.
 
 Assumptions: Fabric's config files are YAML (`.yaml`, `.yml`), JSON or Python (`.py`), and the keys this project
 reads all sit under `deploy`; the other top-level keys are Fabric's own (`run`, `connect_kwargs`, ...) and a
@@ -17,32 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import DeployError
+from .schema import DEPLOY, Each, Key, Node, Section
 
 SCALAR, LIST = "a single value", "a list"
-Shape = Any  # SCALAR, LIST, a mapping of known keys to shapes, or `Each`
-
-
-class Each:
-    """A mapping whose keys are the user's own (environment names, header names), each value of one shape."""
-
-    def __init__(self, shape: Shape, what: str) -> None:
-        self.shape = shape
-        self.what = what
-
-
-MIGRATE = {"command": LIST, "task_definition": SCALAR, "container": SCALAR, "subnets": LIST,
-           "security_groups": LIST, "assign_public_ip": SCALAR}
-SMOKE = {"url": SCALAR, "expect": SCALAR, "timeout": SCALAR, "headers": Each(SCALAR, "header")}
-ENVIRONMENT = {"repository": SCALAR, "region": SCALAR, "cluster": SCALAR, "services": LIST, "release_tag": SCALAR,
-               "timeout": SCALAR, "poll_interval": SCALAR, "migrate": MIGRATE, "sleuth_environment": SCALAR,
-               "account": SCALAR, "lock_parameter": SCALAR, "on_failure": SCALAR, "smoke": SMOKE,
-               "parallel": SCALAR}
-SLEUTH = {"url": SCALAR, "org": SCALAR, "deployment": SCALAR, "tags": LIST, "email": SCALAR, "auth": SCALAR}
-DEPLOY = {"repository": SCALAR, "region": SCALAR, "timeout": SCALAR, "poll_interval": SCALAR, "parallel": SCALAR,
-          "environments": Each(ENVIRONMENT, "environment"), "sleuth": SLEUTH}
-# Mappings that may be left empty in a file (`migrate:` with nothing under it means no migration). The others
-# have a mapping as their default, and Invoke refuses to merge an empty value over it.
-MAY_BE_EMPTY = ("migrate", "smoke")
 
 SUFFIXES = ("yaml", "yml", "json", "py")
 
@@ -94,15 +71,15 @@ def check_file(data: Any, shown: str) -> None:
         check_shape(data["deploy"], DEPLOY, ("deploy",), lambda path, problem: f"{shown}: {problem}")
 
 
-def check_shape(value: Any, shape: Shape, path: tuple[str, ...],
+def check_shape(value: Any, shape: Node, path: tuple[str, ...],
                 say: Callable[[tuple[str, ...], str], str] = lambda path, problem: problem) -> None:
     """Raise a `DeployError` at the first value at or under `path` that does not fit `shape`.
 
     `say(path, problem)` makes the error's text from the offending key's path and the problem.
     """
     key = ".".join(path)
-    if isinstance(shape, (dict, Each)):
-        if value is None and path[-1] in MAY_BE_EMPTY:
+    if isinstance(shape, (Section, Each)):
+        if value is None and isinstance(shape, Section) and shape.may_be_empty:
             return
         if not isinstance(value, Mapping):
             raise DeployError(say(path, f"{key} must be a mapping of settings, not {_kind(value)}"))
@@ -111,13 +88,16 @@ def check_shape(value: Any, shape: Shape, path: tuple[str, ...],
                 check_shape(inner, shape.shape, (*path, str(name)), say)
             return
         for name, inner in value.items():
-            if name not in shape:
-                suggestion = _suggestion(str(name), list(shape))
+            if name not in shape.keys:
+                suggestion = _suggestion(str(name), list(shape.keys))
                 raise DeployError(say((*path, str(name)), f"unknown key {key}.{name}: {suggestion}"))
-            check_shape(inner, shape[name], (*path, str(name)), say)
-    elif isinstance(value, Mapping) or (shape == SCALAR and isinstance(value, (list, tuple))):
-        raise DeployError(say(path, f"{key} must be {shape}, not {_kind(value)}"))
-    elif shape == LIST and isinstance(value, (list, tuple)):
+            check_shape(inner, shape.keys[name], (*path, str(name)), say)
+        return
+    assert isinstance(shape, Key)
+    wanted = LIST if shape.many else SCALAR
+    if isinstance(value, Mapping) or (not shape.many and isinstance(value, (list, tuple))):
+        raise DeployError(say(path, f"{key} must be {wanted}, not {_kind(value)}"))
+    elif shape.many and isinstance(value, (list, tuple)):
         for item in value:
             if isinstance(item, (Mapping, list, tuple)):
                 raise DeployError(say(path, f"{key} must be a list of single values, not a list holding {_kind(item)}"))

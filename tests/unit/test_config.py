@@ -158,7 +158,7 @@ def test_command_as_string_or_list():
         ({"environments__staging__account": 12345}, 'give the 12-digit AWS account id (quote it: account: '
                                                     '"012345678901")'),
         ({"environments__staging__on_failure": "restor"}, "malformed deploy.environments.staging.on_failure "
-                                                          "'restor': give restore or leave"),
+                                                          "'restor': give put-back or leave"),
         ({"sleuth__url": "app.sleuth.io"}, "malformed deploy.sleuth.url 'app.sleuth.io': give an http:// or https://"),
     ],
 )
@@ -184,10 +184,17 @@ def test_errors_name_the_file_or_variable_that_set_the_key():
     assert str(caught.value).startswith("fabric.yaml: missing cluster for environment 'staging'")
 
 
-def test_on_failure_restores_unless_the_environment_says_leave():
+def test_on_failure_puts_back_unless_the_environment_says_leave():
     settings = load_settings(config(environments__production__on_failure="leave"))
-    assert settings.environment("staging").on_failure == "restore"
+    assert settings.environment("staging").on_failure == "put-back"
     assert settings.environment("production").on_failure == "leave"
+
+
+def test_on_failure_takes_its_old_spelling_restore():
+    settings = load_settings(config(environments__production__on_failure="restore",
+                                    environments__staging__on_failure="Put-Back"))
+    assert settings.environment("production").on_failure == "put-back"
+    assert settings.environment("staging").on_failure == "put-back"
 
 
 def test_smoke_settings_with_their_defaults_and_in_full():

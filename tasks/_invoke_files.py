@@ -32,8 +32,8 @@ from invoke.loader import Loader
 from invoke.util import yaml
 
 from .core.config_files import SUFFIXES, check_file, read_file
-from .core.defaults import DEFAULTS
 from .core.errors import DeployError
+from .core.schema import DEFAULTS
 
 
 def check_config_files() -> None:
