@@ -65,9 +65,10 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
     put_back_started = clock.monotonic()
     pending = put_back_order(ran)
     try:
-        while pending:
-            pending[0].put_back(target)
-            pending.pop(0)
+        with target.writes.for_up_to(target.put_back_timeout):  # giving up early would leave production mixed
+            while pending:
+                pending[0].put_back(target)
+                pending.pop(0)
     except KeyboardInterrupt as stop:
         how, code = stop_status(stop)
         say(f"==> put-back stopped by {how}; state now:")
