@@ -96,6 +96,11 @@ class AwsError(DeployError):
         self.transient = transient
         self.applied = applied
 
+    @property
+    def expired(self) -> bool:
+        """AWS refused the credentials as expired (they were good when the run began)."""
+        return self.code in _EXPIRED
+
 
 def error_code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))

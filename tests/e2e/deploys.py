@@ -64,20 +64,20 @@ class Deploy:
 
 
 def run_deploys(scenario: str, *, dry_first: bool = False, sleuth_failures: int = 0,
-                faults: tuple[Fault, ...] = ()) -> list[Deploy]:
+                faults: tuple[Fault, ...] = (), extra: dict[str, str] | None = None) -> list[Deploy]:
     """`fab deploy` against a fresh sandbox, after `fab --dry deploy` with `dry_first` (a dry run changes nothing,
     so the real one that follows meets the sandbox as it was seeded): what each left, in order. `faults` are AWS
-    calls the sandbox fails (sandbox/faults.py), counted from the first call fab makes."""
+    calls the sandbox fails (sandbox/faults.py), counted from the first call fab makes; `extra` variables for fab."""
     options = Options(scenario=scenario, sleuth_failures=sleuth_failures, faults=faults, **PACE)
     with Sandbox(options) as sandbox, tempfile.TemporaryDirectory(prefix="e2e-") as directory:
         assert sandbox.world is not None
         config, _ = sandbox.write_files(directory, poll_interval=POLL_INTERVAL, timeout=TIMEOUT)
         arguments = deploy_arguments(sandbox.world, options)
         runs = [["--dry", *arguments]] if dry_first else []
-        return [observe(sandbox, config, argv) for argv in [*runs, arguments]]
+        return [observe(sandbox, config, argv, extra) for argv in [*runs, arguments]]
 
 
-def observe(sandbox: Sandbox, config: Path, arguments: list[str]) -> Deploy:
+def observe(sandbox: Sandbox, config: Path, arguments: list[str], extra: dict[str, str] | None = None) -> Deploy:
     """Run `fab ARGUMENTS`, wait for ECS to settle, and read back what changed since just before it ran."""
     world, emulator = sandbox.world, sandbox.emulator
     assert world is not None
@@ -87,7 +87,7 @@ def observe(sandbox: Sandbox, config: Path, arguments: list[str]) -> Deploy:
     started_before, tasks_before, registrations_before, faults_before, answers_before = (
         len(emulator.started_deployments), len(emulator.one_off_tasks), len(sandbox.registrations),
         len(sandbox.faults.played), len(sandbox.health.answers))
-    run = run_fab(sandbox, config, arguments, timeout=60)
+    run = run_fab(sandbox, config, arguments, timeout=60, extra=extra)
     deadline = time.monotonic() + 5  # a rollout fab stopped watching may still be moving
     while not emulator.idle() and time.monotonic() < deadline:
         time.sleep(0.02)

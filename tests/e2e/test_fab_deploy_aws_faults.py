@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -31,6 +32,12 @@ BURSTS = {
     "expired": ("success", (Fault("ecs:DescribeServices", "expired", count=1000, after=4),)),
 }
 
+# what fab is told about its credentials, as CI's role integration would tell it: they end within the deploy's
+# worst case (two 15 s timeouts and a 15 s put-back)
+EXPIRING = {"expired": lambda: {"AWS_SESSION_TOKEN": "sandbox-session",
+                                "AWS_CREDENTIAL_EXPIRATION": (datetime.now(timezone.utc) + timedelta(seconds=30))
+                                .isoformat(timespec="seconds")}}
+
 
 @pytest.fixture(scope="module")
 def faulty() -> Callable[[str], Deploy]:
@@ -39,7 +46,8 @@ def faulty() -> Callable[[str], Deploy]:
     def get(name: str) -> Deploy:
         if name not in cache:
             scenario, faults = BURSTS[name]
-            cache[name] = run_deploys(scenario, faults=faults)[-1]
+            extra = EXPIRING[name]() if name in EXPIRING else None
+            cache[name] = run_deploys(scenario, faults=faults, extra=extra)[-1]
         return cache[name]
 
     return get
@@ -122,4 +130,18 @@ def test_credentials_that_expire_mid_deploy_are_said_as_such_with_the_commands_t
     assert "    fab restart --env demo --service web --service worker   # once the release tag is back" in d.run.output
     assert d.tags == d.tags_before  # the put-back's ECR part went through: no -previous invented
     assert d.last_line.startswith("error: restart failed: AWS credentials have expired"), d.last_line
+    assert re.search(r"\(the session credentials \(AWS_CREDENTIAL_EXPIRATION\), valid until \d\d:\d\d:\d\d UTC; "
+                     r"the run had taken \d+\.\ds\)$", d.last_line), d.last_line
+    assert "sandbox-session" not in d.run.output
+
+
+def test_the_preflight_warns_when_the_credentials_end_before_the_deploy_s_worst_case(
+    faulty: Callable[[str], Deploy],
+) -> None:
+    d = faulty("expired")
+    (warning,) = [line for line in d.run.lines if line.startswith("  [warn] the session credentials")]
+    assert re.fullmatch(r"  \[warn\] the session credentials \(AWS_CREDENTIAL_EXPIRATION\) expire in \d+\.\ds "
+                        r"\(\d\d:\d\d:\d\d UTC\), less than this deploy may take \(45\.0s: migration, rollouts and a "
+                        r"put-back at their timeouts\); get credentials that last longer, or lower deploy.timeout",
+                        warning), warning
     assert d.locks == []
