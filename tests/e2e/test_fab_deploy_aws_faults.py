@@ -3,7 +3,8 @@ or refuses expired credentials. Whatever happens, the end state in AWS is one of
 with the release tag on it and Sleuth told once, or everything where it was (no `-previous` invented) and Sleuth told
 nothing; never a traceback, and the deploy lock free.
 
-botocore's standard mode makes 3 attempts per call, so a burst of 4 outlasts it and reaches fab's own retries.
+The sandbox's environment sets AWS_MAX_ATTEMPTS=2, so a burst of 4 outlasts botocore's own retries twice (in
+production's default of 3 attempts, once) and reaches fab's retries.
 """
 
 from __future__ import annotations
