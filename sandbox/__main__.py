@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import settings
+from .faults import KINDS, Fault
 from .stack import Sandbox
 
 
@@ -53,6 +54,15 @@ def parser() -> argparse.ArgumentParser:
         default=int(_env("SLEUTH_FAILURES", "0")),
         help="answer 503 this many times before accepting a registration (default 0)",
     )
+    p.add_argument(
+        "--fault",
+        action="append",
+        type=parse_fault,
+        default=[],
+        metavar="ACTION:KIND:COUNT[:AFTER]",
+        help="fail COUNT calls of ACTION in a row after AFTER good ones; KIND is one of "
+        f"{', '.join(KINDS)} (e.g. ecs:UpdateService:throttle:4); repeatable",
+    )
     p.add_argument("--poll-interval", type=float, default=float(_env("POLL_INTERVAL", "1")), help="for fabric.yaml")
     p.add_argument(
         "--dir",
@@ -61,6 +71,18 @@ def parser() -> argparse.ArgumentParser:
         help="where to write fabric.yaml and sandbox.env (default: a new temp dir)",
     )
     return p
+
+
+def parse_fault(text: str) -> Fault:
+    """`ecs:UpdateService:throttle:4[:2]` as a Fault."""
+    parts = text.split(":")
+    if len(parts) not in (4, 5) or not all(parts) or not all(p.isdigit() for p in parts[3:]):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write ACTION:KIND:COUNT[:AFTER], e.g. ecs:UpdateService:throttle:4")
+    try:
+        return Fault(f"{parts[0]}:{parts[1]}", parts[2], int(parts[3]), int(parts[4]) if len(parts) == 5 else 0)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def describe(sandbox: Sandbox, config_path: Path, env_path: Path) -> str:
@@ -104,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             migration_seconds=args.migration_seconds,
             rollout_seconds=args.rollout_seconds,
             sleuth_failures=args.sleuth_failures,
+            faults=tuple(args.fault),
             aws_port=args.aws_port,
             sleuth_port=args.sleuth_port,
         )

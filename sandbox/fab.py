@@ -51,14 +51,17 @@ def run_fab(
     *,
     echo: Callable[[str], None] | None = None,
     timeout: float = 120,
+    extra: Mapping[str, str] | None = None,
 ) -> FabRun:
     """Run `fab -f config_file ARGUMENTS...` from the repository root against `sandbox`; return what it did.
 
-    `echo` gets each output line as it arrives (the demo prints them live).
+    `echo` gets each output line as it arrives (the demo prints them live); `extra` are variables set on top of
+    the sandbox's (e.g. a credentials' expiry, as CI would set it).
     """
     command = (fab_executable(), "-f", str(config_file), *arguments)
     started = time.monotonic()
-    exit_code, output = stream(command, sandbox.process_environment(), echo=echo, timeout=timeout)
+    exit_code, output = stream(command, {**sandbox.process_environment(), **(extra or {})}, echo=echo,
+                               timeout=timeout)
     return FabRun(command=command, exit_code=exit_code, output=output, seconds=time.monotonic() - started)
 
 

@@ -1,12 +1,14 @@
 """Trouble on the wire, played by the emulated AWS: throttling, 5xx answers, dropped connections, and latency.
 
-Assumptions: ECS, ECR, CloudWatch Logs and SSM speak AWS's JSON 1.1 protocol, where an error is an HTTP status
-with `{"__type": CODE, "message": ...}` and `x-amzn-ErrorType: CODE`; botocore reads the code from either.
-Throttling is 400 `ThrottlingException` (what ECS's read APIs answer in busy accounts), a server fault 503
+Assumptions: ECS, ECR, CloudWatch Logs and SSM speak AWS's JSON 1.1 protocol, where an error is an HTTP status with
+`{"__type": CODE, "message": ...}` and `x-amzn-ErrorType: CODE`; botocore reads the code from either. Throttling is
+400 `ThrottlingException` (what ECS's read APIs answer in busy accounts), a server fault 503
 `ServiceUnavailableException`, and a dropped connection a socket shut without an answer (botocore then raises
-`ConnectionClosedError`). A fault rule lets the first `after` calls of an operation through and fails the
-next `count`; botocore retries each failed call itself, so `count` calls are `count / AWS_MAX_ATTEMPTS` polls.
-Latency is real time: every call waits `latency` seconds before it is answered, as a far region would.
+`ConnectionClosedError`). An answer not from AWS is a proxy's 502 HTML page (`html`); credentials that ran out are
+400 `ExpiredTokenException` (`expired`), what ECS answers once a session's token has expired. A fault rule lets the
+first `after` calls of an operation through and fails the next `count`; botocore retries each failed call itself, so
+`count` calls are `count / AWS_MAX_ATTEMPTS` polls. Latency is real time: every call waits `latency` seconds before
+it is answered, as a far region would.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from .api_calls import identify
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-KINDS = ("throttle", "5xx", "drop")
+KINDS = ("throttle", "5xx", "drop", "html", "expired")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,11 @@ class Faults:
             if kind == "5xx":
                 return _error(start_response, "503 Service Unavailable", "ServiceUnavailableException",
                               "Service unavailable, try again later")
+            if kind == "html":
+                return _page(start_response)
+            if kind == "expired":
+                return _error(start_response, "400 Bad Request", "ExpiredTokenException",
+                              "The security token included in the request is expired")
             if kind == "drop":
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 if length:  # read the request whole, or the server would take its body for the next request
@@ -94,4 +101,12 @@ def _error(start_response: Callable[..., Any], status: str, code: str, message: 
     body = json.dumps({"__type": code, "message": message}).encode()
     start_response(status, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code),
                             ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _page(start_response: Callable[..., Any]) -> list[bytes]:
+    """A load balancer's or proxy's error page, as one in front of AWS answers when AWS is out of its reach."""
+    body = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
+            b"<body><h1>502 Bad Gateway</h1><p>The proxy could not reach the upstream server.</p></body></html>\n")
+    start_response("502 Bad Gateway", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
     return [body]

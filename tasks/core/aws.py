@@ -6,11 +6,13 @@ when botocore finds no region (botocore reads only AWS_DEFAULT_REGION; the other
 integrations set AWS_REGION). Every client retries in botocore's "standard" mode (3 attempts; `AWS_RETRY_MODE`
 and `AWS_MAX_ATTEMPTS` still win), so a throttled or dropped request is retried by the SDK first.
 
-Every call goes through `call`, which turns `ClientError` and every `BotoCoreError` into an `AwsError`: a
-`DeployError` that also says whether the failure is transient (throttling, a 5xx, a dropped or timed-out
-connection). A wait treats a transient failure of a read as a missed poll (see `clock.Wait`); everywhere else
-it fails the step once the SDK's own retries ran out. Gateways handle the codes that mean something for their
-own calls (an image that already exists, a missing stream) by catching `AwsError` and reading `code`.
+Every call goes through `call`, which turns `ClientError`, every `BotoCoreError` and botocore's
+`ResponseParserError` (an answer that is not AWS's, e.g. a proxy's page) into an `AwsError`: a `DeployError` that
+also says whether the failure is transient (throttling, a 5xx, a dropped or timed-out connection) and whether a
+write was surely not applied (see `AwsError.applied`). A wait treats a transient failure of a read as a missed poll
+(see `clock.Wait`); a write AWS did not apply is tried again for a while (see `clock.Writes`); everywhere else a
+transient failure fails the step once the SDK's own retries ran out. Gateways handle the codes that mean something
+for their own calls (an image that already exists, a missing stream) by catching `AwsError` and reading `code`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
     TokenRetrievalError,
 )
+from botocore.parsers import ResponseParserError
 
 from .errors import DeployError
 from .files import stamp
@@ -78,15 +81,25 @@ class AwsError(DeployError):
     """An AWS call that failed, in one line; `transient` when trying again later may well succeed.
 
     `problem` is the short form a wait prints (`throttled (ThrottlingException)`), `code` AWS's error code
-    ("" for a failure below HTTP), `action` the IAM action of the call (`ecs:DescribeServices`).
+    ("" for a failure below HTTP), `action` the IAM action of the call (`ecs:DescribeServices`). `applied` says
+    what became of a write: False when the failure says AWS did nothing (throttled, or the request never left),
+    None when nobody knows (a 5xx, a timeout or a connection dropped after the request went out), so a write is
+    repeated at once only when False and re-read first when None.
     """
 
-    def __init__(self, message: str, *, action: str, code: str = "", problem: str = "", transient: bool = False):
+    def __init__(self, message: str, *, action: str, code: str = "", problem: str = "", transient: bool = False,
+                 applied: bool | None = None):
         super().__init__(message)
         self.action = action
         self.code = code
         self.problem = problem or message
         self.transient = transient
+        self.applied = applied
+
+    @property
+    def expired(self) -> bool:
+        """AWS refused the credentials as expired (they were good when the run began)."""
+        return self.code in _EXPIRED
 
 
 def error_code(err: ClientError) -> str:
@@ -109,6 +122,8 @@ def translate(err: Exception, action: str) -> AwsError:
     """
     if isinstance(err, ClientError):
         return _client_error(err, action)
+    if isinstance(err, ResponseParserError):
+        return _not_from_aws(err, action)
     if isinstance(err, BotoCoreError):
         return _botocore_error(err, action)
     raise TypeError(f"not an AWS error: {err!r}")
@@ -116,11 +131,13 @@ def translate(err: Exception, action: str) -> AwsError:
 
 def _client_error(err: ClientError, action: str) -> AwsError:
     code, message, status = error_code(err), error_message(err), _status(err)
+    if _not_aws(code, message, status):
+        return _not_from_aws(err, action, status)
     said = f": {message}" if message else ""
     if code in _THROTTLED or status == 429:
         problem = f"throttled ({code or status})"
         return AwsError(f"AWS {action} {problem} after the SDK's retries{said}; run again in a minute",
-                        action=action, code=code, problem=problem, transient=True)
+                        action=action, code=code, problem=problem, transient=True, applied=False)
     if status >= 500 or code in _TRANSIENT_CODES:
         problem = f"failed with HTTP {status} ({code or 'no error code'})"
         return AwsError(f"AWS {action} {problem} after the SDK's retries{said}; run again in a minute",
@@ -137,6 +154,23 @@ def _client_error(err: ClientError, action: str) -> AwsError:
     return AwsError(text, action=action, code=code)
 
 
+def _not_aws(code: str, message: str, status: int) -> bool:
+    """Whether an error answer came from something in front of AWS: botocore gives an HTML page no code but its
+    status (`502`), or, where the page does not start with `<html>`, no code and the page as the message."""
+    return code in ("", str(status)) and (not message or message.lstrip().startswith("<") or code == str(status))
+
+
+def _not_from_aws(err: Exception, action: str, status: int = 0) -> AwsError:
+    """An answer AWS's protocol does not explain (a proxy's HTML page, a truncated body): one line, without the
+    page; transient where the status says so (a 5xx, 429, or no status known), since a proxy's trouble passes."""
+    said = f"HTTP {status}" if status else "an unreadable answer"
+    problem = f"got {said}: the answer was not from AWS (a proxy?)"
+    transient = not status or status >= 500 or status == 429
+    advice = "run again in a minute" if transient else "check HTTPS_PROXY and AWS_ENDPOINT_URL"
+    return AwsError(f"AWS {action} {problem}; {advice}", action=action, code=str(status or ""), problem=problem,
+                    transient=transient, applied=False if status == 429 else None)
+
+
 def _botocore_error(err: BotoCoreError, action: str) -> AwsError:
     kind = type(err).__name__
     if isinstance(err, (NoCredentialsError, PartialCredentialsError)):
@@ -151,14 +185,18 @@ def _botocore_error(err: BotoCoreError, action: str) -> AwsError:
     elif isinstance(err, NoRegionError):
         text = ("no AWS region configured: set deploy.region in fabric.yaml, AWS_REGION or AWS_DEFAULT_REGION, "
                 "or a region in your AWS profile")
-    elif isinstance(err, (ConnectTimeoutError, ReadTimeoutError)):
+    elif isinstance(err, ConnectTimeoutError):  # the request never left: nothing was applied
+        problem = f"timed out connecting ({kind})"
+        return AwsError(f"AWS {action} {problem} after the SDK's retries: {err}; check the network and run again",
+                        action=action, problem=problem, transient=True, applied=False)
+    elif isinstance(err, ReadTimeoutError):
         problem = f"timed out ({kind})"
         return AwsError(f"AWS {action} {problem} after the SDK's retries: {err}; check the network and run again",
                         action=action, problem=problem, transient=True)
     elif isinstance(err, EndpointConnectionError):
         problem = f"could not connect ({kind})"
         return AwsError(f"could not reach AWS for {action}: {err}; check the network and AWS_ENDPOINT_URL",
-                        action=action, problem=problem, transient=True)
+                        action=action, problem=problem, transient=True, applied=False)
     elif isinstance(err, (ConnectionError, HTTPClientError)):
         problem = f"connection dropped ({kind})"
         return AwsError(f"AWS {action} {problem} after the SDK's retries: {err}; check the network and run again",
@@ -172,7 +210,7 @@ def call(action: str, method: Callable[..., T], /, **params: Any) -> T:
     """`method(**params)`, with any AWS failure raised as an `AwsError` naming `action`."""
     try:
         return method(**params)
-    except (ClientError, BotoCoreError) as err:
+    except (ClientError, BotoCoreError, ResponseParserError) as err:
         raise translate(err, action) from err
 
 
@@ -181,7 +219,7 @@ def calling(action: str) -> Iterator[None]:
     """Run AWS calls, translating any AWS error into an `AwsError` that names `action`."""
     try:
         yield
-    except (ClientError, BotoCoreError) as err:
+    except (ClientError, BotoCoreError, ResponseParserError) as err:
         raise translate(err, action) from err
 
 

@@ -16,11 +16,12 @@ rightly be what fails it; `fab check` asks it once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .clock import duration
 from .config import SleuthSettings
+from .credentials import known_lifetime, lifetime_warning
 from .ecr import Image, reference_repository, reference_tag
 from .ecs import Service, TaskDefinition, arn_name
 from .errors import DeployError
@@ -72,7 +73,7 @@ def run_checks(target: Target, sleuth: SleuthSettings | None = None, *, smoke: b
     asks the environment's smoke check once, where it has one (only `fab check` does).
     """
     env = target.env
-    checks = [_attempt("credentials", lambda: _credentials(target))]
+    checks = [_lasting(_attempt("credentials", lambda: _credentials(target)), target)]
     if not checks[0].ok:
         return Preflight(checks, {})  # nothing else can be read
     releases: dict[str, Image | None] = {}
@@ -167,6 +168,15 @@ def _credentials(target: Target) -> str:
     identity = target.accounts.guard(target.env)
     expected = " (the environment's account)" if target.env.account else ""
     return f"{identity.arn}, account {identity.account}{expected}"
+
+
+def _lasting(check: Check, target: Target) -> Check:
+    """The credentials check, warned when they end before the deploy's worst case (migration, rollouts, put-back,
+    each at its timeout) would: an expiry mid-rollout leaves the put-back to be finished by hand."""
+    env = target.env
+    worst = target.timeout * (2 if env.migrate and env.migrate.command else 1) + target.put_back_timeout
+    warning = lifetime_warning(known_lifetime(), target.clock.now(), worst) if check.ok else None
+    return replace(check, warnings=(*check.warnings, warning)) if warning else check
 
 
 def _repository(target: Target, releases: dict[str, Image | None]) -> str:

@@ -8,16 +8,18 @@ wait, and then the reason names the last error as well as the timeout.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .errors import DeployError
 
 Say = Callable[[str], None]
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -84,12 +86,15 @@ class Wait:
     Any other error goes through. `trouble()` is what to add to a timeout's reason while an outage lasts.
     """
 
-    def __init__(self, clock: Clock, *, interval: float, timeout: float, say: Say, indent: str = "    ") -> None:
+    def __init__(self, clock: Clock, *, interval: float, timeout: float, say: Say, indent: str = "    ",
+                 going_on: str = "still waiting", tries: str = "read") -> None:
         self.clock = clock
         self.interval = interval
         self.timeout = timeout
         self.say = say
         self.indent = indent
+        self.going_on = going_on  # what the first miss of an outage says comes next
+        self.tries = tries  # what one miss is called when the outage ends
         self.started = clock.monotonic()
         self.outages: dict[str, _Outage] = {}
 
@@ -118,7 +123,7 @@ class Wait:
         outage = self.outages.get(reads)
         if outage is None:
             outage = self.outages[reads] = _Outage(since=self.elapsed, problem=problem)
-            self.say(f"{self.indent}{problem}; still waiting")
+            self.say(f"{self.indent}{problem}; {self.going_on}")
         outage.problem = problem
         outage.misses += 1
 
@@ -126,7 +131,7 @@ class Wait:
         outage = self.outages.pop(reads, None)
         if outage is not None:
             action = outage.problem.split(" ", 1)[0]
-            count = f"{outage.misses} failed read{'s' if outage.misses > 1 else ''}"
+            count = f"{outage.misses} failed {self.tries}{'s' if outage.misses > 1 else ''}"
             self.say(f"{self.indent}{action} answers again after {count} ({self.elapsed - outage.since:.0f}s)")
 
     def trouble(self) -> str:
@@ -136,3 +141,76 @@ class Wait:
         return "; the last read failed: " + "; ".join(
             f"{o.problem} ({o.misses} in a row)" for o in self.outages.values()
         )
+
+
+class Writes:
+    """Writes that outlast a burst of throttling: a write AWS did not apply is tried again, with backoff and jitter,
+    for up to `budget` seconds; one whose outcome is unknown is re-read first and repeated only if it did not land.
+
+    This sits above botocore's own retries (a few attempts within a second or two), which a burst on a low rate
+    limit such as ecs:UpdateService outlasts. Only `AwsError.applied is False` (throttled, 429, never sent) is
+    repeated blind; for `applied is None` (a 5xx, a timeout or a drop after sending) the caller's `landed` read
+    says whether the write took effect, and without one the error goes through. The outage is said once, with
+    how long it will be retried, and its end once, by the same `Wait` as reads. A put-back raises `budget` to
+    its own time (`for_up_to`), since giving up there leaves production mixed.
+    """
+
+    BASE = 1.0  # seconds before the first retry; doubled each time, up to CAP
+    CAP = 20.0
+
+    def __init__(self, clock: Clock, say: Say, *, budget: float, jitter: Callable[[], float] = random.random) -> None:
+        self.clock = clock
+        self.say = say
+        self.budget = budget
+        self.jitter = jitter
+
+    @contextmanager
+    def for_up_to(self, seconds: float) -> Iterator[None]:
+        before, self.budget = self.budget, max(self.budget, seconds)
+        try:
+            yield
+        finally:
+            self.budget = before
+
+    def attempt(self, action: str, write: Callable[[], T], landed: Callable[[], T | None] | None = None, *,
+                subject: str = "") -> T:
+        """`write()`, retried while AWS says it was not applied and `budget` seconds allow; `landed()` is a read
+        that returns the write's result when it took effect after all, else None. `subject` (a service, a tag)
+        starts the lines said about an outage."""
+        wait = Wait(self.clock, interval=self.BASE, timeout=self.budget, say=self.say,
+                    indent=f"    {subject}: " if subject else "    ",
+                    going_on=f"retrying for up to {duration(self.budget)}", tries="attempt")
+        delay = self.BASE
+        while True:
+            try:
+                result = write()
+            except DeployError as err:
+                applied = getattr(err, "applied", True)
+                unknown = applied is None and landed is not None
+                if not err.transient or not (applied is False or unknown) or wait.elapsed + delay > self.budget:
+                    raise
+                wait.miss(action, err)
+            else:
+                wait.answered(action)
+                return result
+            delay = self._pause(delay)
+            while unknown and landed is not None:  # re-read before repeating a write that may have landed
+                try:
+                    found = landed()
+                except DeployError as err:
+                    if not err.transient or wait.elapsed + delay > self.budget:
+                        raise
+                    delay = self._pause(delay)
+                    continue
+                if found is not None:
+                    wait.answered(action)
+                    return found
+                break
+
+    def _pause(self, delay: float) -> float:
+        """Sleep `delay` with jitter (so parallel writes do not retry in step); the next, longer delay."""
+        self.clock.sleep(delay * (0.5 + self.jitter() / 2))
+        return min(delay * 2, self.CAP)
+
+
+NO_RETRY = Writes(SystemClock(), lambda line: None, budget=0.0)  # for gateways made without a run's clock

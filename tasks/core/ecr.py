@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from .aws import AwsError, call
+from .clock import NO_RETRY, Writes
 from .errors import DeployError
 
 MEDIA_TYPES = (
@@ -59,9 +60,10 @@ def short(digest: str | None) -> str:
 class Registry:
     """One ECR repository."""
 
-    def __init__(self, client: Any, repository: str) -> None:
+    def __init__(self, client: Any, repository: str, writes: Writes = NO_RETRY) -> None:
         self.client = client
         self.repository = repository
+        self.writes = writes  # how long a throttled write is tried again (see clock.Writes)
         self._settings: dict[str, Any] | None = None
 
     @property
@@ -142,9 +144,15 @@ class Registry:
         }
         if image.media_type:
             params["imageManifestMediaType"] = image.media_type
+        def landed() -> str | None:  # a put whose answer was lost: done when the tag already names the image
+            found = self.find(tag)
+            return found.digest if found is not None and found.digest == image.digest else None
+
         try:
-            response = call("ecr:PutImage", self.client.put_image, **params)
-            digest = response["image"]["imageId"].get("imageDigest")
+            digest = self.writes.attempt(
+                "ecr:PutImage",
+                lambda: call("ecr:PutImage", self.client.put_image, **params)["image"]["imageId"].get("imageDigest"),
+                landed, subject=f"{self.repository}:{tag}")
         except AwsError as err:
             if err.code == "ImageAlreadyExistsException":
                 digest = image.digest
@@ -169,8 +177,12 @@ class Registry:
 
     def remove(self, tag: str) -> None:
         """Remove `tag` only (the image stays while it has other tags)."""
-        response = call("ecr:BatchDeleteImage", self.client.batch_delete_image, repositoryName=self.repository,
-                        imageIds=[{"imageTag": tag}])
+        # a delete repeated is harmless (a missing tag is a failure ignored below), so any transient error may retry
+        response = self.writes.attempt(
+            "ecr:BatchDeleteImage",
+            lambda: call("ecr:BatchDeleteImage", self.client.batch_delete_image, repositoryName=self.repository,
+                         imageIds=[{"imageTag": tag}]),
+            lambda: None, subject=f"{self.repository}:{tag}")
         failures = [f for f in response.get("failures") or [] if f.get("failureCode") != "ImageNotFound"]
         if failures:
             reasons = "; ".join(f"{f.get('failureCode')}: {f.get('failureReason')}" for f in failures)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .aws import AwsError, call
+from .clock import NO_RETRY, Writes
 from .errors import DeployError
 from .fanout import fan_out
 
@@ -168,6 +169,9 @@ class Task:
         return list(dict.fromkeys(r for r in found if r))
 
 
+SKEW = timedelta(seconds=5)
+
+
 def chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
@@ -176,10 +180,11 @@ class Cluster:
     """One ECS cluster. Reads that take several calls (more than 10 services, more than 100 tasks) make them
     `parallel` at a time."""
 
-    def __init__(self, client: Any, name: str, parallel: int = 8) -> None:
+    def __init__(self, client: Any, name: str, parallel: int = 8, writes: Writes = NO_RETRY) -> None:
         self.client = client
         self.name = name
         self.parallel = parallel
+        self.writes = writes  # how long a throttled write is tried again (see clock.Writes)
         self._task_definitions: dict[str, TaskDefinition] = {}
 
     def services(self, names: Sequence[str]) -> dict[str, Service]:
@@ -215,9 +220,21 @@ class Cluster:
 
     def force_new_deployment(self, service: str) -> Deployment:
         """Start a rolling deployment of the service's current task definition; return the new PRIMARY one."""
-        response = call("ecs:UpdateService", self.client.update_service, cluster=self.name, service=service,
-                        forceNewDeployment=True)
-        primary = _service(response["service"]).primary
+        sent = self.writes.clock.now()
+
+        def landed() -> Deployment | None:
+            """A request whose answer was lost started our deployment if the PRIMARY one is that recent (the
+            deploy lock keeps other deploys away; SKEW allows for this machine's clock running ahead of ECS's)."""
+            primary = self.services([service])[service].primary
+            if primary is not None and primary.created_at is not None and primary.created_at >= sent - SKEW:
+                return primary
+            return None
+
+        primary = self.writes.attempt(
+            "ecs:UpdateService",
+            lambda: _service(call("ecs:UpdateService", self.client.update_service, cluster=self.name,
+                                  service=service, forceNewDeployment=True)["service"]).primary,
+            landed, subject=service)
         if primary is None:
             raise DeployError(f"ECS started no deployment for {service}: check the service in the console")
         return primary

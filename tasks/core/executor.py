@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Sequence
 
 from .clock import duration
+from .credentials import expired_context, known_lifetime
 from .errors import DeployError, Interrupted, stop_status
 from .plan import Plan
 from .steps import Step, put_back_order
@@ -42,7 +43,7 @@ def execute(plan: Plan, target: Target) -> float:
             raise Interrupted(f"stopped by {how} during {step.name}; see above for what changed and what still "
                               "runs in ECS", code) from None
         except Exception as err:
-            failure = f"{step.name} failed: {err}" if isinstance(err, DeployError) else (
+            failure = f"{step.name} failed: {_said(err, target, started)}" if isinstance(err, DeployError) else (
                 f"{step.name} failed: unexpected {type(err).__name__}: {err}")
             say(f"==> {step.name} failed after {duration(clock.monotonic() - step_started)}")
             recover(plan, target, ran, failure, started)
@@ -65,9 +66,10 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
     put_back_started = clock.monotonic()
     pending = put_back_order(ran)
     try:
-        while pending:
-            pending[0].put_back(target)
-            pending.pop(0)
+        with target.writes.for_up_to(target.put_back_timeout):  # giving up early would leave production mixed
+            while pending:
+                pending[0].put_back(target)
+                pending.pop(0)
     except KeyboardInterrupt as stop:
         how, code = stop_status(stop)
         say(f"==> put-back stopped by {how}; state now:")
@@ -75,7 +77,7 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
         _commands(target, pending, "to finish putting it back by hand, in this order:", plan.put_back_hint)
         raise Interrupted(f"stopped by {how} while putting {env.name} back after: {failure}", code) from None
     except DeployError as err:
-        say(f"    could NOT put back {pending[0].name}: {err}")
+        say(f"    could NOT put back {pending[0].name}: {_said(err, target, started)}")
     except Exception as err:  # a bug in a put-back: keep its traceback, and still say what to do
         traceback.print_exc()
         say(f"    could NOT put back {pending[0].name}: unexpected {type(err).__name__}: {err}")
@@ -86,6 +88,13 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
         say(f"==> put back in {took} ({duration(clock.monotonic() - started)} in all); state now:")
     _state(plan, target, ran)
     _commands(target, pending, "to finish putting it back by hand, in this order:", plan.put_back_hint)
+
+
+def _said(err: DeployError, target: Target, started: float) -> str:
+    """The error, and for credentials that expired mid-run what expired, when, and how long the run had taken."""
+    if not getattr(err, "expired", False):
+        return str(err)
+    return f"{err} ({expired_context(known_lifetime(), target.clock.monotonic() - started)})"
 
 
 def _interrupted(plan: Plan, target: Target, ran: Sequence[Step], how: str) -> None:

@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .aws import Clients
-from .clock import Clock, Say
+from .clock import Clock, Say, Writes
 from .config import Environment
 from .ecr import Registry
 from .ecs import Cluster
 from .identity import Accounts
 from .lock import DeployLock
 from .logs import Logs
+
+# How long a write AWS throttled is tried again while a deploy goes forward; a put-back tries for its own time.
+WRITE_RETRY_SECONDS = 60.0
 
 
 @dataclass
@@ -33,14 +36,20 @@ class Target:
     parallel: int = 8  # new deployments started at once (deploy.parallel)
     _clients: Clients | None = field(default=None, repr=False)  # for the gateways made on first use
 
+    @property
+    def writes(self) -> Writes:
+        """How the registry's and the cluster's writes outlast throttling (one policy for both)."""
+        return self.cluster.writes
+
     @classmethod
     def build(
         cls, env: Environment, clients: Clients, clock: Clock, say: Say, timeout: float | None = None
     ) -> Target:
+        writes = Writes(clock, say, budget=WRITE_RETRY_SECONDS)
         return cls(
             env=env,
-            registry=Registry(clients.ecr, env.repository),
-            cluster=Cluster(clients.ecs, env.cluster, env.parallel),
+            registry=Registry(clients.ecr, env.repository, writes),
+            cluster=Cluster(clients.ecs, env.cluster, env.parallel, writes),
             clock=clock,
             say=say,
             timeout=float(timeout) if timeout else env.timeout,

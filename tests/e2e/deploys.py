@@ -20,6 +20,7 @@ from typing import Any
 from sandbox import Options, Sandbox, settings
 from sandbox.demo import deploy_arguments
 from sandbox.fab import FabRun, run_fab
+from sandbox.faults import Fault
 from sandbox.seed import World
 from sandbox.sleuth import Registration
 
@@ -49,6 +50,7 @@ class Deploy:
     running_images: dict[str, dict[str, int]]  # service -> digest its running tasks run -> how many
     faults_played: list[tuple[str, str]]
     health_answers: list[int]  # what the application's health URL answered, in order
+    locks: list[str]  # deploy locks (SSM parameters) still held afterwards
 
     def tail(self, count: int) -> str:
         return "\n".join(self.run.lines[-count:])
@@ -61,19 +63,21 @@ class Deploy:
         return [(d["id"], d["status"], d.get("rolloutState")) for d in self.services[service]["deployments"]]
 
 
-def run_deploys(scenario: str, *, dry_first: bool = False, sleuth_failures: int = 0) -> list[Deploy]:
+def run_deploys(scenario: str, *, dry_first: bool = False, sleuth_failures: int = 0,
+                faults: tuple[Fault, ...] = (), extra: dict[str, str] | None = None) -> list[Deploy]:
     """`fab deploy` against a fresh sandbox, after `fab --dry deploy` with `dry_first` (a dry run changes nothing,
-    so the real one that follows meets the sandbox as it was seeded): what each left, in order."""
-    options = Options(scenario=scenario, sleuth_failures=sleuth_failures, **PACE)
+    so the real one that follows meets the sandbox as it was seeded): what each left, in order. `faults` are AWS
+    calls the sandbox fails (sandbox/faults.py), counted from the first call fab makes; `extra` variables for fab."""
+    options = Options(scenario=scenario, sleuth_failures=sleuth_failures, faults=faults, **PACE)
     with Sandbox(options) as sandbox, tempfile.TemporaryDirectory(prefix="e2e-") as directory:
         assert sandbox.world is not None
         config, _ = sandbox.write_files(directory, poll_interval=POLL_INTERVAL, timeout=TIMEOUT)
         arguments = deploy_arguments(sandbox.world, options)
         runs = [["--dry", *arguments]] if dry_first else []
-        return [observe(sandbox, config, argv) for argv in [*runs, arguments]]
+        return [observe(sandbox, config, argv, extra) for argv in [*runs, arguments]]
 
 
-def observe(sandbox: Sandbox, config: Path, arguments: list[str]) -> Deploy:
+def observe(sandbox: Sandbox, config: Path, arguments: list[str], extra: dict[str, str] | None = None) -> Deploy:
     """Run `fab ARGUMENTS`, wait for ECS to settle, and read back what changed since just before it ran."""
     world, emulator = sandbox.world, sandbox.emulator
     assert world is not None
@@ -83,7 +87,7 @@ def observe(sandbox: Sandbox, config: Path, arguments: list[str]) -> Deploy:
     started_before, tasks_before, registrations_before, faults_before, answers_before = (
         len(emulator.started_deployments), len(emulator.one_off_tasks), len(sandbox.registrations),
         len(sandbox.faults.played), len(sandbox.health.answers))
-    run = run_fab(sandbox, config, arguments, timeout=60)
+    run = run_fab(sandbox, config, arguments, timeout=60, extra=extra)
     deadline = time.monotonic() + 5  # a rollout fab stopped watching may still be moving
     while not emulator.idle() and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -106,6 +110,8 @@ def observe(sandbox: Sandbox, config: Path, arguments: list[str]) -> Deploy:
         running_images=sandbox.running_images(),
         faults_played=list(sandbox.faults.played[faults_before:]),
         health_answers=list(sandbox.health.answers[answers_before:]),
+        locks=[p["Name"] for p in sandbox.client("ssm").get_parameters_by_path(Path="/", Recursive=True)["Parameters"]
+               if p["Name"].endswith("/lock")],
     )
 
 

@@ -24,6 +24,7 @@ import pytest
 
 from sandbox import SECRETS, Options, Sandbox, settings
 from sandbox.ecs import CIRCUIT_BREAKER_REASON, ROLLBACK_STOP_REASON, migration_lines
+from sandbox.faults import Fault
 
 FAST = {"migration_seconds": 0.3, "rollout_seconds": 0.4}
 
@@ -464,3 +465,13 @@ def test_health_stand_in_answers_by_the_image_the_tasks_run_and_wants_its_token(
     assert HealthStandIn(mode="fails-on-new", token="t", running=lambda: running, new_digest=new,
                          build_of=builds.get).answer() == (
         500, f"build {settings.NEW_SHA}: {FAILURE} (web on {settings.NEW_SHA}, worker on {settings.NEW_SHA})")
+
+
+def test_the_command_line_takes_faults_and_refuses_a_malformed_one():
+    from sandbox.__main__ import parser
+
+    args = parser().parse_args(["--fault", "ecs:UpdateService:throttle:4", "--fault", "ecr:PutImage:html:1:2"])
+    assert args.fault == [Fault("ecs:UpdateService", "throttle", 4), Fault("ecr:PutImage", "html", 1, after=2)]
+    for bad in ("ecs:UpdateService:throttle", "ecs:UpdateService:melt:1", "ecs:UpdateService:drop:x"):
+        with pytest.raises(SystemExit):
+            parser().parse_args(["--fault", bad])

@@ -6,13 +6,15 @@ import pytest
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
+    ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
     ProfileNotFound,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
-from tasks.core.aws import translate
+from tasks.core.aws import AwsError, call, translate
 
 
 def client_error(code: str, status: int, message: str = "said AWS") -> ClientError:
@@ -59,3 +61,47 @@ def test_everything_else_is_final_and_says_what_to_do(error, message):
     err = translate(error, "ecs:DescribeServices")
     assert not err.transient
     assert str(err) == message
+
+
+@pytest.mark.parametrize(
+    ("error", "applied"),
+    [
+        (client_error("ThrottlingException", 400), False),
+        (client_error("TooManyRequestsException", 429), False),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:9/"), False),
+        (ConnectTimeoutError(endpoint_url="https://ecs.us-east-1.amazonaws.com/"), False),
+        (client_error("ServiceUnavailableException", 503), None),  # AWS may have applied it before failing
+        (ReadTimeoutError(endpoint_url="https://ecs.us-east-1.amazonaws.com/"), None),
+        (ConnectionClosedError(endpoint_url="https://ecs.us-east-1.amazonaws.com/"), None),
+    ],
+)
+def test_only_throttling_and_requests_never_sent_say_a_write_was_not_applied(error, applied):
+    err = translate(error, "ecs:UpdateService")
+    assert err.transient and err.applied is applied
+
+
+def test_a_proxy_page_is_one_line_naming_the_action_and_status_without_the_page():
+    page = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
+    for error in (client_error("", 502, page), client_error("502", 502, "Bad Gateway")):
+        err = translate(error, "ecs:UpdateService")
+        assert str(err) == ("AWS ecs:UpdateService got HTTP 502: the answer was not from AWS (a proxy?); "
+                            "run again in a minute")
+        assert err.transient and err.applied is None
+
+
+def test_a_proxy_page_with_a_4xx_status_is_final():
+    err = translate(client_error("", 403, "<html>Forbidden by policy</html>"), "ecr:PutImage")
+    assert not err.transient
+    assert str(err) == ("AWS ecr:PutImage got HTTP 403: the answer was not from AWS (a proxy?); check HTTPS_PROXY "
+                        "and AWS_ENDPOINT_URL")
+
+
+def test_an_unparsable_answer_is_an_aws_error_not_a_traceback():
+    def truncated() -> None:
+        raise ResponseParserError("Unable to parse response (no element found), invalid XML received")
+
+    with pytest.raises(AwsError) as caught:
+        call("sts:GetCallerIdentity", truncated)
+    assert str(caught.value) == ("AWS sts:GetCallerIdentity got an unreadable answer: the answer was not from AWS "
+                                 "(a proxy?); run again in a minute")
+    assert caught.value.transient

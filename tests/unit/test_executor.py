@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from fakes import FakeClock
 
+from tasks.core.clock import NO_RETRY
 from tasks.core.errors import DeployError
 from tasks.core.executor import execute
 from tasks.core.plan import Plan
@@ -46,7 +47,7 @@ class Played(Step):
 
 def target(log: list[str]) -> SimpleNamespace:
     env = SimpleNamespace(name="staging", on_failure="put-back")
-    return SimpleNamespace(clock=FakeClock(), say=lambda line: None, env=env)
+    return SimpleNamespace(clock=FakeClock(), say=lambda line: None, env=env, writes=NO_RETRY, put_back_timeout=60)
 
 
 def test_the_release_tag_goes_back_before_the_services_are_redeployed_in_whatever_order_they_ran():
