@@ -1,36 +1,18 @@
 """Play ECS's part where moto stops: migration tasks that run, log and exit, and rollouts that finish or fail.
 
-Assumptions (moto 5.2.5): moto serves the API from `moto.ecs.models.ecs_backends[account][region]`, an object
-shared by every thread of this process (and by `mock_aws` in-process), but it never runs a container, never
-rolls a deployment, writes no logs and ignores `list_tasks(serviceName=...)`. So the emulator wraps methods on
-that one backend instance (`run_task`, `update_service`, `list_tasks`) to notice new work at the moment it is
-asked for, and moves that work along as time passes. Time is driven from outside: `advance(seconds)` is all
-that moves it. In-process tests call it from their fake clock's `sleep` (nothing sleeps for real); the sandbox
-calls it from a thread in real time (`run_in_real_time`). What happens:
+Assumptions (moto 5.2.5): moto serves ECS from one backend object per account and region, shared by every
+thread of this process, but never runs a container, never rolls a deployment, writes no logs and ignores
+`list_tasks(serviceName=...)`. So the emulator wraps `run_task`, `update_service` and `list_tasks` on that one
+instance to notice new work when it is asked for, and `advance(seconds)` alone moves it along: the tests call it
+from their fake clock, the sandbox from a thread in real time. What each scenario plays, and which ECS
+behaviour the emulator copies (a deployment resolving its image tag to a digest when it is created, a new task
+definition starting a deployment, RUNNING task records per service), is in docs/sandbox.md.
 
-- a one-off task (anything not started by a service deployment) runs for `migration_seconds`, writes its log
-  lines to CloudWatch in `<prefix>/<container>/<task id>` (the last one just before it stops), then stops with
-  an exit code;
-- `update_service(forceNewDeployment=True)` gets a new PRIMARY deployment, IN_PROGRESS, beside the old one,
-  which then completes, is rolled back by the circuit breaker, or FAILS, over `rollout_seconds`, with
-  service events and, for failures, STOPPED task records whose `startedBy` is the deployment id;
-- as in ECS, a new task definition (`update_service(taskDefinition=...)`, what ecs-deploy does) starts a new
-  deployment too (moto only swaps the definition), a rollback puts the service back on the old definition, and
-  each service keeps RUNNING task records of its current deployment (started when a rollout completes; those
-  of the deployment it replaced stop), which is what tools that count running tasks (ecs-deploy) look at.
-
-As in ECS since 2024 ("version consistency"), a deployment resolves its task definition's image tag to a
-digest when it is created (from moto's own ECR), every task it starts runs that digest (`containers[].
-imageDigest`), and a moved tag changes nothing until the next deployment. The scenario's failures belong to
-the image: only deployments (and migrations) on a `broken` digest fail, so a put-back on the old image works.
-
-When each rollout started and ended (this process's monotonic clock) is kept in `ended_rollouts`, for
-measuring how long a client takes to notice.
-
-Task states are set explicitly: each task the emulator touches gets an empty transition list, so moto's
-process-global `state_manager` pace (one status step per `describe_tasks`) neither applies to it nor is
-changed for anyone else. Lists and dicts that the API serialises are replaced whole, never changed in place,
-so a request being answered on another thread never sees one half-updated.
+The scenario's failures belong to the new build's digest only, so a put-back onto the old image works. Task
+states are set explicitly, so moto's process-global `state_manager` pace neither applies to them nor changes for
+anyone else; lists and dicts the API serialises are replaced whole, never changed in place, so a request
+answered on another thread never sees one half-updated. `ended_rollouts` keeps when each rollout started and
+ended, on this process's monotonic clock, for the benchmark.
 """
 
 from __future__ import annotations

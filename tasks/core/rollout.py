@@ -1,17 +1,17 @@
 """Restart services with a rolling deployment, judge each rollout by our own deployment id, and read what runs.
 
-Assumptions (the top complaint against every peer tool): the stock `services_stable` waiter ignores
-`rolloutState`, so a circuit-breaker rollback looks "stable" and is reported as success. Here each
-service's new deployment id is kept and judged on its own: gone from `deployments` means rolled back
-(failure); `rolloutState == FAILED` is failure; COMPLETED is success; where ECS reports no rolloutState,
-being the sole deployment with running == desired is success. All services are polled in one loop, one
-`describe_services` call per 10 services per poll.
+Assumptions: the stock `services_stable` waiter ignores `rolloutState`, so a circuit-breaker rollback looks
+"stable" and is reported as success. Here each service's new deployment id is kept and judged on its own:
+gone from `deployments` means rolled back (failure); `rolloutState == FAILED` is failure; COMPLETED is
+success; where ECS reports no rolloutState, being the sole deployment with running == desired is success.
+All services are polled in one loop, one `describe_services` call per 10 services per poll.
 
 ECS resolves the image tag to a digest when it creates a deployment, and every task of that deployment runs
 that digest. A rollout that COMPLETED is therefore checked by reading its service's running tasks
 (`containers[].imageDigest`): the truth about what runs, which a task definition pinned to another tag or
 digest would make differ from the release tag. New deployments are started a few at a time in parallel (a
-boto3 client is thread-safe): against real AWS each call takes tens to hundreds of milliseconds.
+boto3 client is thread-safe), since against real AWS one after another adds up with many services
+(docs/benchmark.md).
 """
 
 from __future__ import annotations
