@@ -207,4 +207,7 @@ def run_plan(c: InvokeContext, target: Target, plan: Plan, intro: list[str] | No
     from .core.executor import execute
 
     show_plan(intro or [])
+    beyond = plan.beyond_timeout(target.timeout)
+    if beyond:  # blue/green, linear and canary bakes: the lock must outlast them
+        target.lock.extend(beyond)
     return execute(plan, target)

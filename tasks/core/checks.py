@@ -26,6 +26,7 @@ from .ecr import Image, reference_repository, reference_tag
 from .ecs import Service, TaskDefinition, arn_name
 from .errors import DeployError
 from .fanout import fan_out
+from .service_deployments import strategy_seconds
 
 if TYPE_CHECKING:
     from .target import Target
@@ -118,40 +119,57 @@ def restart_checks(target: Target, services: dict[str, Service]) -> Preflight:
 
 def deployments(target: Target, services: dict[str, Service]) -> Check:
     """Each service's deployment controller and configuration: refused where a forced new deployment is not how
-    it deploys (another controller) or not what this tool can follow (a strategy other than rolling); warnings
-    and notes where a rollout will end otherwise than a person may expect."""
+    it deploys (another controller, an Express service ECS manages itself); otherwise each strategy is followed,
+    and the time each rollout is allowed (its bake times counted) is said; warnings and notes where a rollout
+    will end otherwise than a person may expect."""
     where = f"deploy.environments.{target.env.name}.services"
-    timeout = duration(target.timeout)
-    refused, warnings, notes = [], [], []
+    refused, warnings, notes, how = [], [], [], []
     for s in services.values():
         if s.deployment_controller != "ECS":
             refused.append(f"{s.name} uses the {s.deployment_controller} deployment controller: "
                            f"{_OTHER_CONTROLLERS.get(s.deployment_controller, _UNKNOWN_CONTROLLER)}, or take it "
                            f"out of {where}")
             continue
-        if s.strategy != "ROLLING":
-            refused.append(f"{s.name} uses ECS's {s.strategy} deployment strategy, and this tool follows rolling "
-                           "deployments only (not yet traffic shifts, bake times and lifecycle hooks): deploy it with "
-                           f"`aws ecs update-service --force-new-deployment` and follow it in the ECS console, set "
-                           f"its strategy to ROLLING, or take it out of {where}")
+        if s.managed_by == "ECS":
+            refused.append(f"{s.name} is an Express service (ECS manages its resources and deploys it itself): "
+                           f"deploy it with `aws ecs update-express-gateway-service`, or take it out of {where}")
             continue
+        allowed = target.rollout_timeout(s)
+        needs = strategy_seconds(s.deployment_configuration)
+        how.append(_strategy(s, needs, allowed))
+        if s.strategy not in STRATEGIES:
+            warnings.append(f"{s.name} uses ECS's {s.strategy} deployment strategy, which this tool does not know: it "
+                            "is followed by its service deployment's status, and no bake time is counted for it")
+        if needs and target.timeout_given and target.timeout < needs:
+            warnings.append(f"{s.name}'s {s.strategy} deployment bakes for {duration(needs)}, longer than --timeout "
+                            f"{duration(target.timeout)}: the rollout will time out and be put back; give --timeout "
+                            f"{duration(needs + target.env.timeout)} or leave it out")
         if not s.circuit_breaker:
             warnings.append(f"{s.name} has no deployment circuit breaker: a rollout whose tasks keep failing runs "
-                            f"until the timeout ({timeout}) before it counts as failed and is put back; turn the "
-                            "circuit breaker on for the service")
-        if s.alarms:
+                            f"until the timeout ({duration(allowed)}) before it counts as failed and is put back; "
+                            "turn the circuit breaker on for the service")
+        if s.alarms and s.strategy == "ROLLING":
             bake = f" ({s.bake_minutes} min)" if s.bake_minutes is not None else " (ECS computes it from the alarms)"
             notes.append(f"{s.name}'s deployments are watched by CloudWatch alarms ({', '.join(s.alarms)}): ECS waits "
                          f"out a bake time{bake} after its new tasks are healthy before it calls a rollout COMPLETED; "
-                         f"the timeout ({timeout}) must cover it")
+                         f"the timeout ({duration(allowed)}) must cover it")
         if s.desired == 0:
             notes.append(f"{s.name} has desiredCount 0: its restart completes at once and starts no task; the new "
                          "image runs once it is scaled up")
     if refused:
         return Check("deployments", False, "; ".join(refused))
     breakers = ", circuit breaker on" if all(s.circuit_breaker for s in services.values()) else ""
-    return Check("deployments", True, f"{', '.join(services)}: rolling (ECS controller){breakers}",
-                 tuple(warnings), tuple(notes))
+    return Check("deployments", True, f"{'; '.join(how)} (ECS controller){breakers}", tuple(warnings), tuple(notes))
+
+
+STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
+
+
+def _strategy(service: Service, needs: float, allowed: float) -> str:
+    """`web: BLUE_GREEN, bakes 15m, allowed 25m`: how a service deploys and the time its rollout is given."""
+    if service.strategy == "ROLLING":
+        return f"{service.name}: rolling, allowed {duration(allowed)}"
+    return f"{service.name}: {service.strategy}, bakes {duration(needs)}, allowed {duration(allowed)}"
 
 
 # What to do instead, for a service that another deployment controller deploys.

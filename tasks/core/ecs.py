@@ -1,7 +1,8 @@
 """ECS gateway: services and their deployments, task definitions, and one-off tasks, in the project's own types.
 
 Assumptions: Fargate services; each one's deployment controller and configuration are read here and judged
-by the preflight (checks.py): this tool follows the ECS controller's rolling deployments only.
+by the preflight (checks.py): this tool follows the ECS controller's deployments, whatever their strategy, and
+reads what ECS says of each through the service-deployment API (service_deployments.py).
 `describe_services` takes at most 10 services a call, so reads are chunked here and nowhere else. A
 service's deployment `id` (`ecs-svc/…`) is also the `startedBy` of the tasks it starts, which is how the
 stopped tasks of a failed rollout are found.
@@ -11,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .aws import AwsError, call
 from .clock import NO_RETRY, Writes
 from .errors import DeployError
 from .fanout import fan_out
+from .service_deployments import DESCRIBE_LIMIT as DESCRIBE_DEPLOYMENTS_LIMIT
+from .service_deployments import ServiceDeployment
+from .service_deployments import parse as parse_deployment
 
 DESCRIBE_SERVICES_LIMIT = 10
 DESCRIBE_TASKS_LIMIT = 100
@@ -62,7 +66,8 @@ class Service:
     network_configuration: dict[str, Any] | None
     capacity_provider_strategy: tuple[dict[str, Any], ...]
     platform_version: str | None
-    deployment_controller: str = "ECS"  # ECS (rolling), CODE_DEPLOY or EXTERNAL
+    deployment_controller: str = "ECS"  # ECS, CODE_DEPLOY or EXTERNAL
+    managed_by: str | None = None  # resourceManagementType: "ECS" for an Express service
     deployment_configuration: dict[str, Any] = field(default_factory=dict)
 
     def deployment(self, deployment_id: str) -> Deployment | None:
@@ -186,6 +191,8 @@ class Cluster:
         self.parallel = parallel
         self.writes = writes  # how long a throttled write is tried again (see clock.Writes)
         self._task_definitions: dict[str, TaskDefinition] = {}
+        # False once ECS answered that it does not offer the service-deployment API: not asked again this run
+        self.deployments_api = True
 
     def services(self, names: Sequence[str]) -> dict[str, Service]:
         """Every named service, `describe_services` 10 at a time; an error naming any that is missing."""
@@ -238,6 +245,59 @@ class Cluster:
         if primary is None:
             raise DeployError(f"ECS started no deployment for {service}: check the service in the console")
         return primary
+
+    # --- service deployments (service_deployments.py) --------------------------------------------------
+
+    def service_deployments(self, service: str, *, after: datetime | None = None,
+                            statuses: Sequence[str] = ()) -> list[tuple[str, str, datetime | None]]:
+        """(arn, status, createdAt) of the service's deployments created after `after`, newest first, every page
+        (the API has no paginator)."""
+        params: dict[str, Any] = {"cluster": self.name, "service": service, "maxResults": 100}
+        if after is not None:
+            params["createdAt"] = {"after": after}
+        if statuses:
+            params["status"] = list(statuses)
+        found: list[tuple[str, str, datetime | None]] = []
+        while True:
+            response = call("ecs:ListServiceDeployments", self.client.list_service_deployments, **params)
+            found.extend((d.get("serviceDeploymentArn", ""), d.get("status", ""), d.get("createdAt"))
+                         for d in response.get("serviceDeployments") or [])
+            if not response.get("nextToken"):
+                break
+            params["nextToken"] = response["nextToken"]
+        epoch = datetime.min.replace(tzinfo=timezone.utc)
+        return sorted(found, key=lambda d: d[2] or epoch, reverse=True)
+
+    def describe_service_deployments(self, arns: Sequence[str]) -> dict[str, ServiceDeployment]:
+        """Each named deployment, 20 a call; one ECS no longer knows is left out."""
+        found: dict[str, ServiceDeployment] = {}
+
+        def describe(chunk: list[str]) -> list[ServiceDeployment]:
+            response = call("ecs:DescribeServiceDeployments", self.client.describe_service_deployments,
+                            serviceDeploymentArns=chunk)
+            return [parse_deployment(d) for d in response.get("serviceDeployments") or []]
+
+        for described in fan_out(describe, chunks(list(arns), DESCRIBE_DEPLOYMENTS_LIMIT), self.parallel):
+            found.update((d.arn, d) for d in described)
+        return found
+
+    def stop_service_deployment(self, arn: str, *, subject: str = "") -> None:
+        """Roll an ongoing deployment back (`stopType=ROLLBACK`); one already ending or ended is left as it is."""
+        def stop() -> None:
+            try:
+                call("ecs:StopServiceDeployment", self.client.stop_service_deployment, serviceDeploymentArn=arn,
+                     stopType="ROLLBACK")
+            except AwsError as err:
+                if err.code != "ConflictException":  # already stopping, rolling back or finished
+                    raise
+
+        self.writes.attempt("ecs:StopServiceDeployment", stop, subject=subject)
+
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
+        """Decide a PAUSE hook: CONTINUE the deployment or ROLLBACK it."""
+        self.writes.attempt("ecs:ContinueServiceDeployment",
+                            lambda: call("ecs:ContinueServiceDeployment", self.client.continue_service_deployment,
+                                         serviceDeploymentArn=arn, hookId=hook_id, action=action))
 
     def task_definition(self, name: str) -> TaskDefinition:
         """The task definition by ARN or family[:revision]; read once per run."""
@@ -380,6 +440,7 @@ def _service(raw: dict[str, Any]) -> Service:
         platform_version=raw.get("platformVersion") if raw.get("platformVersion") not in (None, "LATEST") else None,
         deployment_controller=str((raw.get("deploymentController") or {}).get("type") or "ECS"),
         deployment_configuration=dict(raw.get("deploymentConfiguration") or {}),
+        managed_by=raw.get("resourceManagementType"),
     )
 
 

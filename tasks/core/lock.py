@@ -153,6 +153,20 @@ class DeployLock:
         raise DeployError(f"environment {self.env.name!r} is locked by {self.locked_by(other)}; "
                           + self._advice(other, deadline, known, break_stale))
 
+    def extend(self, seconds: float) -> None:
+        """Push our lock's deadline `seconds` later (a plan whose rollouts bake longer than the timeout); a lock
+        that is no longer ours is left alone."""
+        if self.held is None or seconds <= 0:
+            return
+        current = self.holder()
+        if current is None or current.token != self.held.token:
+            return
+        deadline = (_moment(self.held.deadline) or self.clock.now()) + timedelta(seconds=seconds)
+        longer = replace(self.held, deadline=_iso(deadline))
+        call("ssm:PutParameter", self.client.put_parameter, Name=self.name, Value=json.dumps(asdict(longer)),
+             Type="String", Overwrite=True)
+        self.held = longer
+
     def locked_by(self, holder: Holder) -> str:
         """Who holds the lock, since and until when, and its id: everything `fab unlock` asks for."""
         deadline, _ = self.deadline(holder)

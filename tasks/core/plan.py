@@ -21,6 +21,11 @@ class Plan:
     put_back_hint: str | None = None  # one command that puts the whole plan back, where there is one
     notices: list[str] = field(default_factory=list)  # said before anything runs, dry run or not
 
+    def beyond_timeout(self, timeout: float) -> float:
+        """Seconds its rollouts may wait beyond `timeout` (blue/green, linear and canary bakes), for the rollout
+        and for a put-back rollout: what the deploy lock's deadline must add."""
+        return sum(step.beyond_timeout(timeout) for step in self.steps)
+
     def render(self) -> list[str]:
         lines = [f"DRY RUN - {self.title}; nothing will be changed.", *self.notices, *self.facts]
         if self.preflight:

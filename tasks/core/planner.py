@@ -53,8 +53,8 @@ def deploy(
     detail = target.registry.describe(move.source.digest)
     notice = check_commit(sha, detail.tags if detail else ())
     services = _services(target, preflight)
-    restart = Restart(services, expect=Expectation(env.repository, move.source.digest),
-                      restore=Expectation(env.repository, move.current.digest) if move.current else None)
+    restart = _restart(target, services, expect=Expectation(env.repository, move.source.digest),
+                       restore=Expectation(env.repository, move.current.digest) if move.current else None)
     steps: list[Step] = [move, _migrate(target, services, command), restart]
     if check is not None:
         steps.append(check)
@@ -96,8 +96,8 @@ def rollback(target: Target, preflight: Preflight | None = None, sleuth: SleuthS
             f"{previous.short_digest}; deploy a known-good sha instead: fab deploy --sha ... --env {env.name}"
         )
     services = _services(target, preflight)
-    restart = Restart(services, expect=Expectation(env.repository, previous.digest),
-                      restore=Expectation(env.repository, current.digest) if current else None)
+    restart = _restart(target, services, expect=Expectation(env.repository, previous.digest),
+                       restore=Expectation(env.repository, current.digest) if current else None, stop_ongoing=True)
     move = Retag(env, previous, current, record_previous=False)
     steps: list[Step] = [move, restart]
     if check is not None:
@@ -144,7 +144,8 @@ def restart(target: Target, only: Sequence[str] = ()) -> Plan:
     services = target.cluster.services(list(only) or list(env.services))
     preflight = restart_checks(target, services)
     preflight.require()
-    step = Restart(services, expect=Expectation(env.repository, image.digest) if image else None, restore=None)
+    step = _restart(target, services, expect=Expectation(env.repository, image.digest) if image else None,
+                    restore=None)
     return Plan(title=f"restart {', '.join(services)} in {env.name}", steps=[step], preflight=preflight.lines())
 
 
@@ -172,6 +173,13 @@ def _retag(target: Target, tag: str, read: dict[str, Image | None] | None = None
     current = read[env.release_tag] if env.release_tag in read else target.registry.find(env.release_tag)
     previous = target.registry.find(env.previous_tag) if current is not None else None
     return Retag(env=env, source=source, current=current, previous=previous)
+
+
+def _restart(target: Target, services: dict[str, Service], *, expect: Expectation | None,
+             restore: Expectation | None, stop_ongoing: bool = False) -> Restart:
+    """The restart step, each service given the time its strategy needs (Target.rollout_timeout)."""
+    return Restart(services, expect=expect, restore=restore, stop_ongoing=stop_ongoing,
+                   allowed={name: target.rollout_timeout(service) for name, service in services.items()})
 
 
 def _migrate(target: Target, services: dict[str, Service], command: Sequence[str] | None = None) -> Migrate:

@@ -15,10 +15,11 @@ from .aws import Clients
 from .clock import Clock, Say, Writes
 from .config import Environment
 from .ecr import Registry
-from .ecs import Cluster
+from .ecs import Cluster, Service
 from .identity import Accounts
 from .lock import DeployLock
 from .logs import Logs
+from .service_deployments import strategy_seconds
 
 # How long a write AWS throttled is tried again while a deploy goes forward; a put-back tries for its own time.
 WRITE_RETRY_SECONDS = 60.0
@@ -34,6 +35,7 @@ class Target:
     timeout: float  # seconds a migration or a rollout may take in this run
     interval: float  # seconds between two polls
     parallel: int = 8  # new deployments started at once (deploy.parallel)
+    timeout_given: bool = False  # --timeout was given: it caps each rollout, bake times included
     _clients: Clients | None = field(default=None, repr=False)  # for the gateways made on first use
 
     @property
@@ -53,6 +55,7 @@ class Target:
             clock=clock,
             say=say,
             timeout=float(timeout) if timeout else env.timeout,
+            timeout_given=bool(timeout),
             interval=env.poll_interval,
             parallel=env.parallel,
             _clients=clients,
@@ -81,3 +84,14 @@ class Target:
         """How long a put-back rollout may take: never less than the environment's own timeout, whatever
         `--timeout` this run was given, since it is what puts production back."""
         return max(self.timeout, self.env.timeout)
+
+    def rollout_timeout(self, service: Service) -> float:
+        """How long `service`'s rollout may take: the timeout plus the time its strategy bakes (blue/green,
+        linear and canary bake times), unless --timeout was given, which caps it whatever the strategy."""
+        if self.timeout_given:
+            return self.timeout
+        return self.timeout + strategy_seconds(service.deployment_configuration)
+
+    def put_back_rollout_timeout(self, service: Service) -> float:
+        """A put-back rollout's time: never less than the environment's timeout plus its strategy's bakes."""
+        return max(self.rollout_timeout(service), self.env.timeout + strategy_seconds(service.deployment_configuration))

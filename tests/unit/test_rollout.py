@@ -1,4 +1,6 @@
-"""Judging rollouts by our own deployment id, with scripted ECS answers (botocore Stubber checks each request).
+"""Judging rollouts by our own deployment id in `deployments[]`, with scripted ECS answers (botocore Stubber checks
+each request): the judgement where ECS does not offer the service-deployment API (test_service_deployments.py
+has the judgement where it does).
 
 The sequences are what ECS really returns: IN_PROGRESS then COMPLETED; FAILED with a reason; our
 deployment removed by the circuit breaker while the old one is PRIMARY and steady again.
@@ -68,11 +70,18 @@ def poll_answer(stubber, names, *services):
     )
 
 
+def legacy(client):
+    """A cluster whose ECS answered that it lacks the service-deployment API."""
+    cluster = Cluster(client, "acme", parallel=1)
+    cluster.deployments_api = False
+    return cluster
+
+
 def follow(client, ids, **kwargs):
     lines: list[str] = []
     clock = FakeClock()
     rollouts = {name: rollout.Rollout(name, id, T0) for name, id in ids.items()}
-    rollout.wait(Cluster(client, "acme", parallel=1), rollouts, clock, timeout=kwargs.get("timeout", 60), interval=5,
+    rollout.wait(legacy(client), rollouts, clock, timeout=kwargs.get("timeout", 60), interval=5,
                  say=lines.append, expect=kwargs.get("expect"))
     return rollouts, lines, clock
 
@@ -298,9 +307,16 @@ def test_restart_forces_every_service_at_once_then_waits(ecs):
     lines: list[str] = []
 
     class Target:  # what the step reads of its target; one call at a time, in order, for the Stubber
-        cluster = Cluster(client, "acme", parallel=1)
+        cluster = legacy(client)
         clock = FakeClock()
         timeout, interval, say, parallel = 60, 5, lines.append, 1
+
+        class env:
+            name = "staging"
+
+        @staticmethod
+        def rollout_timeout(service):
+            return 60
 
     step.run(Target)
     assert [r.deployment_id for r in step.rollouts.values()] == ["ecs-svc/web-new", "ecs-svc/worker-new"]

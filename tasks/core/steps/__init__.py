@@ -37,6 +37,10 @@ class Step:
     def put_back(self, target: Target) -> None:
         """Nothing to put back."""
 
+    def beyond_timeout(self, timeout: float) -> float:
+        """Seconds its waits may take beyond `timeout` (none, for most steps)."""
+        return 0.0
+
     def by_hand(self, target: Target) -> list[str]:
         return []
 

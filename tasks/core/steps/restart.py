@@ -4,8 +4,11 @@ Assumptions: ECS resolves the release tag to a digest when it creates a deployme
 starting that digest (scale-out, replacements) whatever the tag says later. So putting a service back after a
 failed deploy takes a *new* deployment once the release tag is back: every service whose new deployment
 completed or may still be rolling (in progress, timed out, failed but still PRIMARY, or running the wrong
-image) is redeployed; one the circuit breaker rolled back already runs its old deployment. The put-back is
-checked like a deploy: each redeployed service's tasks must run the image the release tag named before.
+image) is redeployed; one the circuit breaker rolled back already runs its old deployment. A deployment ECS is
+still working on (a blue/green deployment baking, a rolling one that timed out) is not stacked on: it is stopped
+with `StopServiceDeployment(stopType=ROLLBACK)`, and ECS returns the service to the revision, and so the digest, it
+ran before. The put-back is checked like a deploy: each service's tasks must run the image the release tag named
+before. `fab rollback` (`stop_ongoing`) first rolls back a deployment still in flight the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ..ecr import short
 from ..ecs import Service, arn_name
 from ..errors import DeployError
 from ..rollout import Expectation, Rollout
+from ..service_deployments import not_offered, strategy_seconds
 from . import Step
 
 if TYPE_CHECKING:
@@ -38,6 +42,8 @@ class Restart(Step):
     # a new deployment resolves the release tag: it must name the old image again first
     put_back_after: ClassVar[tuple[str, ...]] = ("retag",)
     images: dict[str, Counter[str] | str] = field(default_factory=dict)  # after a failure: what each runs
+    stop_ongoing: bool = False  # first roll back, in place, any deployment ECS is still working on (fab rollback)
+    allowed: dict[str, float] = field(default_factory=dict)  # seconds each rollout may take, bake times counted
 
     def describe(self) -> list[str]:
         lines = []
@@ -45,16 +51,22 @@ class Restart(Step):
             primary = service.primary
             td = arn_name(primary.task_definition if primary else service.task_definition)
             running = f"{service.running}/{service.desired} running"
-            lines.append(f"force a new deployment of {service.name} ({td}, {running})")
+            how = "rolling" if service.strategy == "ROLLING" else service.strategy
+            bakes = strategy_seconds(service.deployment_configuration)
+            time = f", bakes {duration(bakes)}" if bakes else ""
+            allowed = f", allowed {duration(self.allowed[service.name])}" if service.name in self.allowed else ""
+            lines.append(f"force a new deployment of {service.name} ({td}, {running}; {how}{time}{allowed})")
         if self.expect is not None:
             lines.append(f"then check that every running task runs {short(self.expect.digest)}")
         return lines
 
     def run(self, target: Target) -> None:
         names = list(self.services)
-        rollout.start(target.cluster, names, target.clock, target.say, self.rollouts, parallel=target.parallel)
-        rollout.wait(target.cluster, self.rollouts, target.clock, timeout=target.timeout, interval=target.interval,
-                     say=target.say, expect=self.expect)
+        if self.stop_ongoing:
+            names = self._roll_back_ongoing(target, names)
+        rollout.start(target.cluster, names, target.clock, target.say, self.rollouts, parallel=target.parallel,
+                      known=self._known(), allowed=lambda s: self.allowed.get(s.name, target.timeout))
+        self._wait(target, self.rollouts, target.timeout, self.expect)
         failed = [r for r in self.rollouts.values() if not r.ok]
         if failed:
             for line in rollout.explain(self.rollouts):
@@ -75,6 +87,10 @@ class Restart(Step):
                 + (f" in {duration(r.seconds)}" if r.seconds is not None else "") + f", {r.runs()}"
                 for r in self.rollouts.values()]
 
+    def beyond_timeout(self, timeout: float) -> float:
+        """Its bake times beyond `timeout`, for the rollout and again for a put-back rollout."""
+        return 2 * max(0.0, max(self.allowed.values(), default=timeout) - timeout)
+
     def to_redeploy(self) -> list[str]:
         return [r.service for r in self.rollouts.values() if r.ongoing and r.service not in self.back]
 
@@ -83,19 +99,83 @@ class Restart(Step):
             target.say("    services: this restart did not change the image; nothing to put back")
             self.put_back_done = True
             return
-        names = self.to_redeploy()
-        if names:
-            target.say(f"    a new deployment of {', '.join(names)}: it resolves the restored release tag "
-                       f"({short(self.restore.digest)})")
-            rollout.start(target.cluster, names, target.clock, target.say, self.back, parallel=target.parallel)
-            rollout.wait(target.cluster, self.back, target.clock, timeout=target.put_back_timeout,
-                         interval=target.interval, say=target.say, expect=self.restore)
+        names = self._stop_in_flight(target, [r for r in self.rollouts.values() if r.in_flight
+                                              and r.service not in self.back])
+        names += [name for name in self.to_redeploy() if name not in self.back and name not in names]
+        for attempt in range(2):  # again for any whose deployment completed before the rollback took
+            if names:
+                target.say(f"    a new deployment of {', '.join(names)}: it resolves the restored release tag "
+                           f"({short(self.restore.digest)})")
+                for name in names:
+                    self.back.pop(name, None)
+                rollout.start(target.cluster, names, target.clock, target.say, self.back, parallel=target.parallel,
+                              known=self._known(), allowed=target.put_back_rollout_timeout)
+            if self.back:
+                self._wait(target, self.back, target.put_back_timeout, self.restore)
+            names = [r.service for r in self.back.values() if r.finished_first] if attempt == 0 else []
         self._read_images(target)
         failed = [r for r in self.back.values() if not r.ok]
         if failed:
             raise DeployError("services not put back: " + "; ".join(
                 f"{r.service} {r.state}" + (f" - {r.reason}" if r.reason else "") for r in failed))
         self.put_back_done = True
+
+    def _known(self) -> dict[str, Service]:
+        return {name: service for name, service in self.services.items() if service is not None}
+
+    def _wait(self, target: Target, rollouts: dict[str, Rollout], timeout: float, expect: Expectation | None) -> None:
+        rollout.wait(target.cluster, rollouts, target.clock, timeout=timeout, interval=target.interval,
+                     say=target.say, expect=expect, env_name=target.env.name)
+
+    def _stop_in_flight(self, target: Target, in_flight: list[Rollout]) -> list[str]:
+        """Ask ECS to roll back each deployment still in flight, followed in `back`; those it refuses are returned,
+        to be put back with a new deployment instead."""
+        refused = []
+        for ours in in_flight:
+            target.say(f"    {ours.service}: its deployment is still in flight: stopping it with ROLLBACK, so ECS "
+                       "returns it to the revision it ran before")
+            try:
+                target.cluster.stop_service_deployment(ours.tracked or "", subject=ours.service)
+            except DeployError as err:
+                target.say(f"    {ours.service}: ECS did not stop it ({err}); a new deployment puts it back instead")
+                refused.append(ours.service)
+                continue
+            service = self.services.get(ours.service)
+            self.back[ours.service] = Rollout(
+                ours.service, ours.deployment_id, ours.started_at, running=ours.running, desired=ours.desired,
+                task_definition=ours.task_definition, strategy=ours.strategy, tracked=ours.tracked, undoing=True,
+                allowed=target.put_back_rollout_timeout(service) if service is not None else None)
+        return refused
+
+    def _roll_back_ongoing(self, target: Target, names: list[str]) -> list[str]:
+        """For `fab rollback`: each service whose deployment ECS is still working on is rolled back in place (a new
+        deployment on top would only supersede it); the services that then run the rollback's image are done.
+        Returns the services that still need a new deployment."""
+        cluster = target.cluster
+        ongoing: list[Rollout] = []
+        for name in names:
+            try:
+                found = cluster.service_deployments(name, statuses=("PENDING", "IN_PROGRESS"))
+            except DeployError as err:
+                if not_offered(err):
+                    cluster.deployments_api = False
+                    return names
+                raise
+            if found:
+                service = self.services.get(name)
+                ongoing.append(Rollout(name, service.primary.id if service and service.primary else None,
+                                       found[0][2] or target.clock.now(), tracked=found[0][0],
+                                       strategy=service.strategy if service else "ROLLING"))
+        if not ongoing:
+            return names
+        refused = self._stop_in_flight(target, ongoing)
+        stopped = {name: self.back.pop(name) for name in list(self.back)}
+        self._wait(target, stopped, target.put_back_timeout, self.expect)
+        done = [name for name, r in stopped.items() if r.ok]
+        self.rollouts.update((name, stopped[name]) for name in done)
+        for name in done:
+            target.say(f"    {name}: ECS rolled its deployment in flight back; it runs the rollback's image")
+        return [name for name in names if name not in done or name in refused]
 
     def _read_images(self, target: Target) -> None:
         """What every service runs now, for the report: from the put-back's own check, else read."""
@@ -117,12 +197,14 @@ class Restart(Step):
     def by_hand(self, target: Target) -> list[str]:
         if self.restore is None or self.put_back_done:
             return []
-        names = [r.service for r in self.rollouts.values()
-                 if r.ongoing and not (r.service in self.back and self.back[r.service].ok)]
+        pending = [r for r in self.rollouts.values()
+                   if r.ongoing and not (r.service in self.back and self.back[r.service].ok)]
+        stops = [r.stop_command(target.env.cluster) for r in pending if r.in_flight and r.service not in self.back]
+        names = [r.service for r in pending if not (r.in_flight and r.service not in self.back)]
         if not names:
-            return []
+            return stops
         flags = " ".join(f"--service {name}" for name in names)
-        return [f"fab restart --env {target.env.name} {flags}   # once the release tag is back"]
+        return [*stops, f"fab restart --env {target.env.name} {flags}   # once the release tag is back"]
 
     def state(self, target: Target) -> list[str]:
         if not self.images and not self.back:
