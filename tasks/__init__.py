@@ -13,7 +13,7 @@ from typing import Any
 
 from invoke import Collection
 
-from . import check, deploy, image_tag, migrate, notify, restart, retag, rollback, status, unlock
+from . import check, continue_, deploy, image_tag, migrate, notify, restart, retag, rollback, status, unlock
 from .core.schema import DEFAULTS
 
 __all__ = ["ns"]
@@ -29,6 +29,7 @@ collection.add_task(status.status)
 collection.add_task(check.check)
 collection.add_task(image_tag.image_tag)
 collection.add_task(unlock.unlock)
+collection.add_task(continue_.continue_)
 collection.configure({"deploy": DEFAULTS})
 
 

@@ -248,11 +248,11 @@ class Cluster:
 
     # --- service deployments (service_deployments.py) --------------------------------------------------
 
-    def service_deployments(self, service: str, *, after: datetime | None = None,
-                            statuses: Sequence[str] = ()) -> list[tuple[str, str, datetime | None]]:
+    def service_deployments(self, service: str, *, after: datetime | None = None, statuses: Sequence[str] = (),
+                            limit: int | None = None) -> list[tuple[str, str, datetime | None]]:
         """(arn, status, createdAt) of the service's deployments created after `after`, newest first, every page
-        (the API has no paginator)."""
-        params: dict[str, Any] = {"cluster": self.name, "service": service, "maxResults": 100}
+        (the API has no paginator); with `limit`, only ECS's first `limit` (its newest)."""
+        params: dict[str, Any] = {"cluster": self.name, "service": service, "maxResults": limit or 100}
         if after is not None:
             params["createdAt"] = {"after": after}
         if statuses:
@@ -262,7 +262,7 @@ class Cluster:
             response = call("ecs:ListServiceDeployments", self.client.list_service_deployments, **params)
             found.extend((d.get("serviceDeploymentArn", ""), d.get("status", ""), d.get("createdAt"))
                          for d in response.get("serviceDeployments") or [])
-            if not response.get("nextToken"):
+            if not response.get("nextToken") or limit:
                 break
             params["nextToken"] = response["nextToken"]
         epoch = datetime.min.replace(tzinfo=timezone.utc)

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from .ecr import short
 from .ecs import arn_name
+from .errors import DeployError
 from .rollout import running_images
+from .service_deployments import ONGOING, not_offered, weight
 
 if TYPE_CHECKING:
     from .target import Target
@@ -32,6 +34,7 @@ def collect(target: Target) -> dict[str, Any]:
     release, previous = _image(target, env.release_tag), _image(target, env.previous_tag)
     names = {image["digest"]: image["tag"] for image in (previous, release) if image["digest"]}
     images = running_images(target.cluster, list(services), env.repository)
+    current = _service_deployments(target, list(services))
     return {
         "environment": env.name,
         "repository": env.repository,
@@ -43,6 +46,8 @@ def collect(target: Target) -> dict[str, Any]:
                 "name": s.name,
                 "running": s.running,
                 "desired": s.desired,
+                "strategy": s.strategy,
+                "service_deployment": current.get(s.name),
                 **_runs(target, images[s.name], release["digest"], names),
                 "deployments": [
                     {
@@ -69,6 +74,35 @@ def collect(target: Target) -> dict[str, Any]:
             "id": holder.id, "deadline": holder.deadline or None,
         },
     }
+
+
+def _service_deployments(target: Target, names: list[str]) -> dict[str, dict[str, Any] | None]:
+    """Each service's ongoing service deployment, else its latest: status, stage, weights and hooks. Empty
+    where ECS does not offer the API."""
+    cluster = target.cluster
+    chosen: dict[str, str] = {}
+    try:
+        for name in names:
+            found = (cluster.service_deployments(name, statuses=ONGOING)
+                     or cluster.service_deployments(name, limit=1))
+            if found:
+                chosen[name] = found[0][0]
+        described = cluster.describe_service_deployments(list(chosen.values())) if chosen else {}
+    except DeployError as err:
+        if not_offered(err):
+            return {}
+        raise
+    result: dict[str, dict[str, Any] | None] = {}
+    for name in names:
+        d = described.get(chosen.get(name, ""))
+        result[name] = None if d is None else {
+            "arn": d.arn, "status": d.status, "status_reason": d.status_reason, "stage": d.stage,
+            "production_weight": d.production_weight, "test_weight": d.test_weight, "why": d.why() or None,
+            "since": _iso(d.created_at),
+            "hooks": [{"id": h.hook_id, "type": h.target_type, "status": h.status, "expires_at": _iso(h.expires_at),
+                       "timeout_action": h.timeout_action} for h in d.hooks],
+        }
+    return result
 
 
 def _runs(target: Target, images: Counter[str], release: str | None, names: dict[str, str]) -> dict[str, Any]:
@@ -108,6 +142,25 @@ def table(rows: list[list[str]], indent: str = "  ") -> list[str]:
             for row in rows]
 
 
+def _deployment_lines(service: dict[str, Any], env: str) -> list[str]:
+    """`strategy BLUE_GREEN; deployment 123 IN_PROGRESS in BAKE_TIME, production 100%, test 0%`, and its hooks."""
+    d = service.get("service_deployment")
+    strategy = f"strategy {service.get('strategy') or 'ROLLING'}"
+    if d is None:
+        return [strategy]
+    where = f" in {d['stage']}" if d["stage"] else ""
+    weights = "".join(f", {what} {weight(d[key])}" for what, key in (("production", "production_weight"),
+                                                                      ("test", "test_weight")) if d[key] is not None)
+    lines = [f"{strategy}; deployment {d['arn'].rsplit('/', 1)[-1]} {d['status']}{where}{weights}"
+             + (f" - {d['why']}" if d["why"] else "")]
+    for hook in d["hooks"]:
+        until = f" until {hook['expires_at']}" if hook["expires_at"] else ""
+        lines.append(f"hook {hook['id']} ({hook['type']}) {hook['status']}{until}")
+        if hook["type"] == "PAUSE" and hook["status"] == "AWAITING_ACTION":
+            lines.append(f"  decide it: fab continue --env {env} --service {service['name']} [--rollback]")
+    return lines
+
+
 def render(status: dict[str, Any]) -> list[str]:
     """A compact view for people."""
     lines = [f"{status['environment']}: cluster {status['cluster']}, repository {status['repository']}"]
@@ -132,6 +185,7 @@ def render(status: dict[str, Any]) -> list[str]:
             if d["rollout_state"] == "FAILED" and d["rollout_reason"]:
                 notes.setdefault(len(rows) - 1, []).append(f"reason: {d['rollout_reason']}")
         extra = notes.setdefault(len(rows) - 1, [])
+        extra += _deployment_lines(service, status["environment"])
         if service["drift"]:
             extra.append(f"DRIFT: {service['name']} {service['drift']}")
         extra += [f"{event['at']}  {event['message']}" for event in service["events"]]
