@@ -30,6 +30,15 @@ from moto.ecr.models import ecr_backends
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 
 from . import settings
+from .deployments import (
+    ROLLBACK_SHARE,
+    STAGE_SHARE,
+    SUPERSEDED_REASON,
+    ServiceDeployment,
+    ServiceDeployments,
+    install_api,
+    uninstall_api,
+)
 
 TICK_SECONDS = 0.02
 
@@ -130,6 +139,9 @@ class _Rollout:
     running: int = 0
     failed: int = 0
     pending_tasks: list[str] = field(default_factory=list)
+    record: ServiceDeployment | None = None  # its service deployment
+    breaker_tripped: bool = False
+    rollback_seconds: float = 0.0  # how long its rollback takes once in progress
 
 
 class EcsEmulator:
@@ -137,7 +149,11 @@ class EcsEmulator:
 
     What a test may script, beside the scenario: `outcomes[service]` (one of `OUTCOMES`) for deployments on a
     broken image, `broken` (the digests whose deployments and migrations fail; None: every digest), and the
-    migration's `migration_exit_code`, `migration_lines` and `migration_stop_reason`.
+    migration's `migration_exit_code`, `migration_lines` and `migration_stop_reason`. For service deployments
+    (sandbox/deployments.py): `minute_seconds` (emulated seconds per ECS minute of bake or hook timeout),
+    `failing_hooks` (Lambda hook ARNs that answer FAILED on a broken image), `alarm_stages[service]` (the
+    lifecycle stage halfway through which the service's first alarm fires on a broken image), and
+    `deployments_api` (False: the five operations answer UnknownOperationException, as an older endpoint does).
     """
 
     def __init__(
@@ -150,6 +166,8 @@ class EcsEmulator:
         rollout_seconds: float,
         broken: Collection[str] | None = None,
         say: Callable[[str], None] = lambda line: None,
+        minute_seconds: float = 60.0,
+        deployments_api: bool = True,
     ) -> None:
         self.backend = backend
         self.logs = logs_client
@@ -162,8 +180,14 @@ class EcsEmulator:
         self.migration_lines: tuple[str, ...] | None = None
         self.migration_stop_reason = "Essential container in task exited"
         self.say = say
+        self.minute_seconds = minute_seconds
+        self.deployments_api = deployments_api
+        self.failing_hooks: set[str] = set()
+        self.alarm_stages: dict[str, str] = {}
+        self.deployments = ServiceDeployments(backend)
         self.now = 0.0  # emulated seconds since install
         self._lock = threading.RLock()
+        self.lock = self._lock  # the API's handlers answer under it
         self._migrations: list[_Migration] = []
         self._rollouts: dict[str, _Rollout] = {}
         self._digests: dict[str, str | None] = {}  # deployment id -> the digest it resolved its image to
@@ -216,6 +240,7 @@ class EcsEmulator:
         self.backend.run_task = run_task  # type: ignore[method-assign]
         self.backend.update_service = update_service  # type: ignore[method-assign]
         self.backend.list_tasks = list_tasks  # type: ignore[method-assign]
+        install_api(self.backend, self)
 
     def uninstall(self) -> None:
         self._stop.set()
@@ -224,6 +249,7 @@ class EcsEmulator:
             self._thread = None
         for name in ("run_task", "update_service", "list_tasks"):
             self.backend.__dict__.pop(name, None)
+        uninstall_api(self.backend, self)
 
     def run_in_real_time(self) -> None:
         """Advance with this process's monotonic clock, on a thread, until `uninstall()` (the sandbox's way)."""
@@ -297,6 +323,7 @@ class EcsEmulator:
                 service.running_count = service.desired_count
                 service.pending_count = 0
                 self._digests[deployment["id"]] = self.resolve(service.task_definition)
+                self.deployments.settled(service, deployment["id"], self._digests[deployment["id"]])
                 self._run_tasks(service, deployment)
                 self._event(service, f"(service {service.name}) has reached a steady state.")
 
@@ -428,6 +455,8 @@ class EcsEmulator:
         service.deployments = [primary, previous, *others]
         superseded = self._rollouts.pop(f"{service.cluster_name}:{service.name}", None)
         if superseded is not None:
+            if superseded.record is not None and superseded.record.ongoing:
+                self.deployments.stop(superseded.record, SUPERSEDED_REASON)
             self.say(f"ECS: {service.name}: deployment {superseded.deployment_id} superseded")
         digest = self._digests[new_id] = self.resolve(service.task_definition)
         rollout = _Rollout(
@@ -440,6 +469,9 @@ class EcsEmulator:
             started=self.now,
             started_real=time.monotonic(),
         )
+        rollout.record = self.deployments.start(service, new_id, previous["id"], digest,
+                                                rollout_seconds=self.rollout_seconds,
+                                                minute_seconds=self.minute_seconds, now=self.now)
         self._rollouts[rollout.key] = rollout
         self.started_deployments.append((service.name, new_id))
         self.say(f"ECS: {service.name}: new deployment {new_id} ({rollout.outcome} in {self.rollout_seconds:g}s)")
@@ -449,9 +481,71 @@ class EcsEmulator:
         if service is None:
             self._rollouts.pop(rollout.key, None)
             return
-        fraction = (now - rollout.started) / self.rollout_seconds
+        record = rollout.record
+        assert record is not None
+        if record.rolling_back:
+            if self.deployments.rollback_done(record, now, rollout.rollback_seconds or
+                                              ROLLBACK_SHARE * self.rollout_seconds):
+                self._finish_rollout(service, rollout, "rollback")
+            return
+        if record.strategy == "ROLLING":
+            fraction = (now - rollout.started) / self.rollout_seconds
+            if fraction > 0:
+                self.deployments.begin(record)
+            self._move_tasks(service, rollout, fraction, drain=True)
+            if rollout.outcome == "rollback" and fraction >= 0.9 and not rollout.breaker_tripped:
+                # every new task has failed: the circuit breaker rolls back, done when the rollout's time is up
+                self._trip_breaker(rollout, (1.0 - fraction) * self.rollout_seconds, now)
+            elif fraction >= 1 and rollout.outcome in ("complete", "fail"):
+                if rollout.outcome == "fail":
+                    self._trip_breaker(rollout, 0.0, now)
+                self._finish_rollout(service, rollout, rollout.outcome)
+            return
+        progress = self.deployments.advance_plan(
+            record, now, hook_seconds=STAGE_SHARE["PRE_SCALE_UP"] * self.rollout_seconds,
+            failing_hooks=self.failing_hooks if self._fails(rollout) else (),
+            alarm_stage=self.alarm_stages.get(rollout.service) if self._fails(rollout) else None,
+            hold_scale_up=rollout.outcome != "complete", minute_seconds=self.minute_seconds,
+        )
+        if record.status == "STOPPED":  # an alarm without rollback stopped it
+            self._finish_rollout(service, rollout, "fail")
+            return
+        if progress.scale > 0 or record.stage == "SCALE_UP":
+            self._move_tasks(service, rollout, 0.1 + 0.8 * progress.scale, drain=False)
+            record.source_running = rollout.desired
+        if progress.held and rollout.outcome == "rollback":
+            self._trip_breaker(rollout, ROLLBACK_SHARE * self.rollout_seconds, now)
+        elif progress.held and rollout.outcome == "fail":
+            self._trip_breaker(rollout, 0.0, now)
+            self._finish_rollout(service, rollout, "fail")
+        elif progress.done:
+            self._finish_rollout(service, rollout, "complete")
+
+    def _fails(self, rollout: _Rollout) -> bool:
+        """Whether the scenario's failures apply to this rollout's image (the new build's only, by default)."""
+        return self.broken is None or self._digests.get(rollout.deployment_id) in self.broken
+
+    def _trip_breaker(self, rollout: _Rollout, rollback_seconds: float, now: float) -> None:
+        """The circuit breaker has seen every new task fail: with rollback on, the rollback starts."""
+        service = self.backend.services[rollout.key]
+        while rollout.failed < rollout.desired:
+            rollout.failed += 1
+            self._stopped_task(service, rollout)
+            self._update(service, rollout.deployment_id, failedTasks=rollout.failed)
+        rollout.breaker_tripped = True
+        record = rollout.record
+        assert record is not None
+        self.deployments.trip_breaker(record, rollout.failed)
+        if rollout.outcome == "rollback":
+            rollout.rollback_seconds = max(rollback_seconds, 0.0)
+            self.deployments.start_rollback(record, CIRCUIT_BREAKER_REASON, now)
+
+    def _move_tasks(self, service: Any, rollout: _Rollout, fraction: float, *, drain: bool) -> None:
+        """The new deployment's tasks between 10 % and 90 % of `fraction`: they come up one by one (draining the
+        old deployment's when `drain`, as a rolling update does) or, for failures, die one by one."""
         if fraction < 0.1:
             return
+        record = rollout.record
         if not rollout.announced:
             rollout.announced = True
             rollout.pending_tasks = [_task_id() for _ in range(rollout.desired)]
@@ -460,10 +554,8 @@ class EcsEmulator:
                 rollout.pending_tasks = []
             self._event(service, f"(service {service.name}) has started {rollout.desired} tasks: {started}.")
             self._update(service, rollout.deployment_id, pendingCount=rollout.desired)
-        if fraction >= 1 and rollout.outcome != "hang":
-            self._finish_rollout(service, rollout)
-            return
-        # Between 10 % and 90 % of the time, tasks come up one by one (or, for failures, die one by one).
+            if record is not None:
+                record.pending = rollout.desired
         progress = min(1.0, (fraction - 0.1) / 0.8)
         if rollout.outcome == "complete":
             target = min(rollout.desired, int(progress * rollout.desired + 1e-9))
@@ -471,23 +563,34 @@ class EcsEmulator:
                 drained = target - rollout.running
                 rollout.running = target
                 self._update(service, rollout.deployment_id, runningCount=target, pendingCount=rollout.desired - target)
-                self._update(service, rollout.previous_id, runningCount=rollout.desired - target)
-                stopped = " ".join(f"(task {_task_id()})" for _ in range(drained))
-                self._event(service, f"(service {service.name}) has stopped {drained} running tasks: {stopped}.")
+                if record is not None:
+                    record.running, record.pending = target, rollout.desired - target
+                if drain:
+                    self._update(service, rollout.previous_id, runningCount=rollout.desired - target)
+                    stopped = " ".join(f"(task {_task_id()})" for _ in range(drained))
+                    self._event(service, f"(service {service.name}) has stopped {drained} running tasks: {stopped}.")
+                    if record is not None:
+                        record.source_running = rollout.desired - target
+                if record is not None:
+                    record.touch()
         else:
             target = min(rollout.desired, int(progress * (rollout.desired + 1)))
             while rollout.failed < target:
                 rollout.failed += 1
                 self._stopped_task(service, rollout)
                 self._update(service, rollout.deployment_id, failedTasks=rollout.failed)
+                if record is not None:
+                    record.breaker = {**record.breaker, "failureCount": rollout.failed}
+                    record.touch()
 
-    def _finish_rollout(self, service: Any, rollout: _Rollout) -> None:
+    def _finish_rollout(self, service: Any, rollout: _Rollout, ending: str) -> None:
+        """The rollout ends `complete` (the new deployment runs the service), `rollback` (the old one runs it
+        again) or `fail` (the new one FAILED, the old one still runs)."""
         self._rollouts.pop(rollout.key, None)
         name, new_id = service.name, rollout.deployment_id
-        while rollout.outcome != "complete" and rollout.failed < rollout.desired:
-            rollout.failed += 1
-            self._stopped_task(service, rollout)
-        if rollout.outcome == "complete":
+        record = rollout.record
+        assert record is not None
+        if ending == "complete":
             self._update(
                 service,
                 new_id,
@@ -500,7 +603,8 @@ class EcsEmulator:
             self._run_tasks(service, service.deployments[0])
             self._event(service, f"(service {name}) (deployment {new_id}) deployment completed.")
             self._event(service, f"(service {name}) has reached a steady state.")
-        elif rollout.outcome == "rollback":
+            self.deployments.succeed(record)
+        elif ending == "rollback":
             restored = [
                 dict(d, status="PRIMARY", rolloutState="COMPLETED", updatedAt=utcnow())
                 for d in service.deployments
@@ -509,18 +613,20 @@ class EcsEmulator:
             service.deployments = restored
             if restored:
                 service.task_definition = restored[0]["taskDefinition"]
+            why = "tasks failed to start" if rollout.breaker_tripped else (record.rollback or {}).get("reason", "")
             self._event(
                 service,
-                f"(service {name}) (deployment {new_id}) deployment failed: tasks failed to start. "
+                f"(service {name}) (deployment {new_id}) deployment failed: {why.rstrip('.')}. "
                 f"Rolling back to deployment {rollout.previous_id}.",
             )
             self._event(service, f"(service {name}) has reached a steady state.")
+            self.deployments.rolled_back(record)
         else:
             self._update(
                 service,
                 new_id,
                 rolloutState="FAILED",
-                rolloutStateReason=CIRCUIT_BREAKER_REASON,
+                rolloutStateReason=CIRCUIT_BREAKER_REASON if rollout.breaker_tripped else record.status_reason,
                 runningCount=0,
                 pendingCount=0,
                 failedTasks=rollout.failed,
@@ -531,9 +637,11 @@ class EcsEmulator:
                 "see the Troubleshooting section of the Amazon ECS Developer Guide.",
             )
             self._event(service, f"(service {name}) (deployment {new_id}) deployment failed: tasks failed to start.")
+            if record.ongoing:
+                self.deployments.stop(record, CIRCUIT_BREAKER_REASON)
         service.running_count = sum(d.get("runningCount", 0) for d in service.deployments)
         service.pending_count = 0
-        state = {"complete": "COMPLETED", "rollback": "ROLLED_BACK", "fail": "FAILED"}[rollout.outcome]
+        state = {"complete": "COMPLETED", "rollback": "ROLLED_BACK", "fail": "FAILED"}[ending]
         self.ended_rollouts.append(RolloutEnd(name, new_id, state, rollout.started_real, time.monotonic()))
         self.say(f"ECS: {name}: deployment {new_id} {state.replace('ROLLED_BACK', 'rolled back')}")
 
