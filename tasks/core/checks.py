@@ -123,7 +123,8 @@ def deployments(target: Target, services: dict[str, Service]) -> Check:
     and the time each rollout is allowed (its bake times counted) is said; warnings and notes where a rollout
     will end otherwise than a person may expect."""
     where = f"deploy.environments.{target.env.name}.services"
-    refused, warnings, notes, how = [], [], [], []
+    refused, warnings, notes = [], [], []
+    how: dict[str, list[str]] = {}  # how a service deploys and the time it is allowed -> those services
     for s in services.values():
         if s.deployment_controller != "ECS":
             refused.append(f"{s.name} uses the {s.deployment_controller} deployment controller: "
@@ -136,7 +137,7 @@ def deployments(target: Target, services: dict[str, Service]) -> Check:
             continue
         allowed = target.rollout_timeout(s)
         needs = strategy_seconds(s.deployment_configuration)
-        how.append(_strategy(s, needs, allowed))
+        how.setdefault(_strategy(s, needs, allowed), []).append(s.name)
         if s.strategy not in STRATEGIES:
             warnings.append(f"{s.name} uses ECS's {s.strategy} deployment strategy, which this tool does not know: it "
                             "is followed by its service deployment's status, and no bake time is counted for it")
@@ -159,17 +160,18 @@ def deployments(target: Target, services: dict[str, Service]) -> Check:
     if refused:
         return Check("deployments", False, "; ".join(refused))
     breakers = ", circuit breaker on" if all(s.circuit_breaker for s in services.values()) else ""
-    return Check("deployments", True, f"{'; '.join(how)} (ECS controller){breakers}", tuple(warnings), tuple(notes))
+    said = "; ".join(f"{', '.join(names)}: {what}" for what, names in how.items())
+    return Check("deployments", True, f"{said} (ECS controller){breakers}", tuple(warnings), tuple(notes))
 
 
 STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
 
 
 def _strategy(service: Service, needs: float, allowed: float) -> str:
-    """`web: BLUE_GREEN, bakes 15m, allowed 25m`: how a service deploys and the time its rollout is given."""
+    """`BLUE_GREEN, bakes 15m00s, allowed 25m00s`: how a service deploys and the time its rollout is given."""
     if service.strategy == "ROLLING":
-        return f"{service.name}: rolling, allowed {duration(allowed)}"
-    return f"{service.name}: {service.strategy}, bakes {duration(needs)}, allowed {duration(allowed)}"
+        return f"rolling, allowed {duration(allowed)}"
+    return f"{service.strategy}, bakes {duration(needs)}, allowed {duration(allowed)}"
 
 
 # What to do instead, for a service that another deployment controller deploys.

@@ -22,5 +22,5 @@ def test_a_fractional_timeout_from_the_environment_is_taken(world, project, caps
     code, out, err = fab(capsys, "deploy", "--sha", NEW_SHA, "--tag", NEW_TAG, "--env", "staging")
     assert code == 1
     assert "==> restart failed after 1m30s\n" in out
-    assert err == "error: restart failed: web TIMED_OUT - still in progress after 90s\n"
+    assert err == "error: restart failed: web TIMED_OUT - still in progress after 1m30s\n"
     assert world.digest_of("latest") == world.old_digest

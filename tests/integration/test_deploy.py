@@ -98,22 +98,27 @@ def test_a_failed_rollout_puts_every_service_back_on_the_old_image(world, clock,
     with pytest.raises(DeployError) as caught:
         deploy(world, clock, config=config)
 
-    state = {"rollback": "ROLLED_BACK", "fail": "FAILED", "hang": "TIMED_OUT"}[outcome]
+    # the circuit breaker without rollback stops the deployment; one that never ends is rolled back in flight
+    state = {"rollback": "ROLLED_BACK", "fail": "STOPPED", "hang": "TIMED_OUT"}[outcome]
     assert str(caught.value).startswith(f"restart failed: web {state}")
     assert "worker" not in str(caught.value)
     assert world.digest_of("latest") == world.old_digest
     assert world.digest_of("latest-previous") is None  # it did not exist before this deploy
     assert world.running_images() == {"web": {world.old_digest}, "worker": {world.old_digest}}
     out = "\n".join(world.output)
-    redeployed = "worker" if outcome == "rollback" else "web, worker"
+    redeployed = "worker" if outcome in ("rollback", "hang") else "web, worker"
     assert f"a new deployment of {redeployed}: it resolves the restored" in out
+    if outcome == "hang":  # still in flight: rolled back in place by ECS, not stacked on
+        assert "web: its deployment is still in flight: stopping it with ROLLBACK" in out
+        assert world.deployment_ids()["web"] == before["web"]  # ECS restored the deployment it ran
     assert f"service worker: COMPLETED 1/1 running; put back: COMPLETED 1/1 in 20.0s; 1 task on " \
            f"{short(world.old_digest)} (the image it ran before)" in out
     assert f"2 tasks on {short(world.old_digest)} (the image it ran before)" in out
     assert "==> put back in " in out
     if outcome == "rollback":
         assert world.deployment_ids()["web"] == before["web"]  # ECS's own rollback: nothing to redeploy
-        assert ROLLBACK_STOP_REASON in out and "our deployment is gone: the circuit breaker rolled it back" in out
+        assert ROLLBACK_STOP_REASON in out and "web: ROLLED_BACK 0/2 running - ECS rolled it back: " in out
+        assert "circuit breaker triggered: " in out
     if outcome == "fail":
         assert CIRCUIT_BREAKER_REASON in out and "CannotPullContainerError" in out
     assert "  why web failed:" in out  # the events since the restart and the stopped tasks' reasons
@@ -152,7 +157,7 @@ def test_on_failure_leave_changes_nothing_back_and_prints_every_command(world, c
     world.emulator.outcomes["web"] = "fail"
     with pytest.raises(DeployError) as caught:
         deploy(world, clock, config=without_migration(on_failure="leave"))
-    assert str(caught.value).startswith("restart failed: web FAILED")
+    assert str(caught.value).startswith("restart failed: web STOPPED")
     assert world.digest_of("latest") == world.new_digest
     assert world.digest_of("latest-previous") == world.old_digest
     assert world.running_images()["worker"] == {world.new_digest}
@@ -186,7 +191,7 @@ def test_a_put_back_that_fails_gives_the_commands_and_keeps_the_first_error(worl
     with pytest.raises(DeployError) as caught:
         execute(plan, target)
 
-    assert str(caught.value).startswith("restart failed: worker FAILED")
+    assert str(caught.value).startswith("restart failed: worker STOPPED")
     out = world.output
     assert any(line.startswith("    could NOT put back retag: access denied: the credentials in use lack "
                                "ecr:PutImage (not allowed)") for line in out)
@@ -256,7 +261,7 @@ def test_dry_run_plan_reads_everything_and_changes_nothing(world, clock):
     assert f"1. retag: move acme-app:latest {short(world.old_digest)} -> {short(world.new_digest)}" in text
     assert "2. migrate: run task acme-migrate:1 (container app) in cluster acme-staging: python manage.py migrate" \
         in text
-    assert "3. restart: force a new deployment of web (acme-web:1, 2/2 running)" in text
+    assert "3. restart: force a new deployment of web (acme-web:1, 2/2 running; rolling, allowed 10m00s)" in text
     assert f"then check that every running task runs {short(world.new_digest)}" in text
 
 

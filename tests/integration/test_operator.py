@@ -218,7 +218,7 @@ def test_check_lists_every_item_and_passes(world, project, capsys, monkeypatch):
     lines = out.splitlines()
     assert lines[0] == "Preflight for staging:"
     assert [line.split("]")[0] for line in lines[1:-1]] == ["  [ok  "] * 8
-    assert "[ok  ] deployments: web, worker: rolling (ECS controller), circuit breaker on" in out
+    assert "[ok  ] deployments: web, worker: rolling, allowed 10m00s (ECS controller), circuit breaker on" in out
     assert "[ok  ] services run the release tag: all run acme-app:latest" in out
     assert lines[-1] == "staging is ready to deploy"
 

@@ -61,18 +61,32 @@ def test_a_service_another_controller_deploys_is_refused_by_every_task_before_an
     assert world.digest_of("latest-previous") is None
 
 
-@pytest.mark.parametrize("strategy", ["BLUE_GREEN", "LINEAR", "CANARY"])
-def test_a_service_ecs_deploys_blue_green_linear_or_canary_is_refused(world, project, capsys, strategy):
+STRATEGIES = {  # each with short bakes, so the fake clock's polls stay few
+    "BLUE_GREEN": ({"bakeTimeInMinutes": 1}, "bakes 1m00s"),
+    "LINEAR": ({"bakeTimeInMinutes": 1, "linearConfiguration": {"stepPercent": 50, "stepBakeTimeInMinutes": 1}},
+               "bakes 2m00s"),
+    "CANARY": ({"bakeTimeInMinutes": 1, "canaryConfiguration": {"canaryPercent": 10, "canaryBakeTimeInMinutes": 1}},
+               "bakes 2m00s"),
+}
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_a_blue_green_linear_or_canary_service_is_followed_to_the_end_beside_a_rolling_one(world, project, capsys,
+                                                                                           strategy):
+    extra, bakes = STRATEGIES[strategy]
     world.ecs.update_service(cluster="acme-staging", service="worker",
-                             deploymentConfiguration={**ROLLING, "strategy": strategy, "bakeTimeInMinutes": 15})
-    before = world.deployment_ids()
-    code, _, err = fab(capsys, *DEPLOY)
-    assert code == 1
-    assert err == (f"error: preflight failed: deployments: worker uses ECS's {strategy} deployment strategy, and this "
-                   "tool follows rolling deployments only (not yet traffic shifts, bake times and lifecycle hooks): "
-                   "deploy it with `aws ecs update-service --force-new-deployment` and follow it in the ECS console, "
-                   "set its strategy to ROLLING, or take it out of deploy.environments.staging.services\n")
-    assert unchanged(world, before)
+                             deploymentConfiguration={**ROLLING, "strategy": strategy, **extra})
+    code, out, err = fab(capsys, *DEPLOY)
+    assert (code, err) == (0, ""), err
+    lines = out.splitlines()
+    allowed = 600 + int(bakes.split()[1].split("m")[0]) * 60
+    assert (f"  [ok  ] deployments: web: rolling, allowed 10m00s; worker: {strategy}, {bakes}, allowed "
+            f"{allowed // 60}m00s (ECS controller), circuit breaker on") in lines
+    assert "    worker: PRODUCTION_TRAFFIC_SHIFT 100%" in lines or any(
+        line.startswith("    worker: PRODUCTION_TRAFFIC_SHIFT ") and "-> 100%" in line for line in lines)
+    assert any(line.startswith("    worker: BAKE_TIME until ") for line in lines)
+    assert world.digest_of("latest") == world.new_digest
+    assert world.running_images() == {"web": {world.new_digest}, "worker": {world.new_digest}}
 
 
 def test_no_circuit_breaker_alarms_and_no_tasks_are_said_and_the_deploy_goes_on(world, project, capsys):
@@ -85,7 +99,7 @@ def test_no_circuit_breaker_alarms_and_no_tasks_are_said_and_the_deploy_goes_on(
 
     assert (code, err) == (0, ""), err
     preflight = out.splitlines()
-    assert "  [ok  ] deployments: web, worker: rolling (ECS controller)" in preflight
+    assert "  [ok  ] deployments: web, worker: rolling, allowed 5m00s (ECS controller)" in preflight
     assert ("  [warn] web has no deployment circuit breaker: a rollout whose tasks keep failing runs until the "
             "timeout (5m00s) before it counts as failed and is put back; turn the circuit breaker on for the "
             "service") in preflight
@@ -102,10 +116,11 @@ def test_a_restart_shows_the_deployment_item_in_its_plan_and_its_run(world, proj
     world.ecs.update_service(cluster="acme-staging", service="worker", deploymentConfiguration={})
     code, out, _ = fab(capsys, "--dry", "restart", "--env", "staging", "--service", "worker")
     assert code == 0
-    assert "Preflight:\n  [ok  ] deployments: worker: rolling (ECS controller)\n  [warn] worker has no deployment " \
-           "circuit breaker" in out
+    assert ("Preflight:\n  [ok  ] deployments: worker: rolling, allowed 10m00s (ECS controller)\n"
+            "  [warn] worker has no deployment circuit breaker") in out
     code, out, err = fab(capsys, "restart", "--env", "staging", "--service", "worker")
     assert (code, err) == (0, "")
-    assert out.startswith("==> preflight\n  [ok  ] deployments: worker: rolling (ECS controller)\n  [warn] worker has "
+    assert out.startswith("==> preflight\n  [ok  ] deployments: worker: rolling, allowed 10m00s (ECS controller)\n"
+                          "  [warn] worker has "
                           "no deployment circuit breaker: a rollout whose tasks keep failing runs until the timeout "
                           "(10m00s)")
