@@ -253,6 +253,169 @@ def test_a_lambda_hook_that_answers_succeeded_lets_the_deployment_through(world:
     assert [h["status"] for h in record["lifecycleHookDetails"]] == ["SUCCEEDED", "SUCCEEDED"]
 
 
+# --- linear and canary -------------------------------------------------------------------------------------------
+
+def production_weights(seen: list[tuple[Any, ...]]) -> list[float]:
+    weights: list[float] = []
+    for _, _, production, _ in seen:
+        if production is not None and (not weights or weights[-1] != production):
+            weights.append(production)
+    return weights
+
+
+def time_at_weight(world: World, arn: str, weight: float, seconds: float) -> float:
+    """Emulated seconds the target spends at `weight` in PRODUCTION_TRAFFIC_SHIFT."""
+    spent, waited = 0.0, 0.0
+    while waited < seconds and describe(world, arn)["status"] not in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL"):
+        record = describe(world, arn)
+        if (record.get("lifecycleStage") == "PRODUCTION_TRAFFIC_SHIFT"
+                and record["targetServiceRevision"]["requestedProductionTrafficWeight"] == weight):
+            spent += 0.25
+        world.emulator.advance(0.25)
+        waited += 0.25
+    return spent
+
+
+def test_linear_shifts_production_in_steps_each_followed_by_its_bake(world: World) -> None:
+    world.emulator.minute_seconds = 4.0
+    configure(world, strategy="LINEAR", bakeTimeInMinutes=1,
+              linearConfiguration={"stepPercent": 25.0, "stepBakeTimeInMinutes": 2})
+    arn = deploy(world)
+    seen = watch(world, arn, 20 * ROLLOUT_SECONDS, step=0.25)
+    assert statuses(seen) == ["PENDING", "IN_PROGRESS", "SUCCESSFUL"]
+    assert production_weights(seen) == [0.0, 25.0, 50.0, 75.0, 100.0]
+    assert [stage for _, stage, production, _ in seen if production == 50.0] == ["PRODUCTION_TRAFFIC_SHIFT"]
+    assert world.running_images()["web"] == {world.new_digest}
+
+
+def test_a_linear_step_bakes_its_minutes(world: World) -> None:
+    world.emulator.minute_seconds = 4.0
+    configure(world, strategy="LINEAR", bakeTimeInMinutes=0,
+              linearConfiguration={"stepPercent": 50.0, "stepBakeTimeInMinutes": 3})
+    arn = deploy(world)
+    # the 50 % step's shift (a share of the rollout time: 1 s) and its 3-minute bake (12 s)
+    assert time_at_weight(world, arn, 50.0, 20 * ROLLOUT_SECONDS) == pytest.approx(13.0, abs=0.6)
+    assert describe(world, arn)["status"] == "SUCCESSFUL"
+
+
+def test_canary_shifts_its_percent_bakes_then_shifts_the_rest(world: World) -> None:
+    world.emulator.minute_seconds = 4.0
+    configure(world, strategy="CANARY", bakeTimeInMinutes=1,
+              canaryConfiguration={"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 2})
+    arn = deploy(world)
+    seen = watch(world, arn, 20 * ROLLOUT_SECONDS, step=0.25)
+    assert statuses(seen) == ["PENDING", "IN_PROGRESS", "SUCCESSFUL"]
+    assert production_weights(seen) == [0.0, 10.0, 100.0]
+    stages = [stage for i, (_, stage, *_) in enumerate(seen) if stage and (i == 0 or seen[i - 1][1] != stage)]
+    assert stages == list(STAGES)
+
+
+def test_canary_dwells_at_its_percent_for_its_bake(world: World) -> None:
+    world.emulator.minute_seconds = 4.0
+    configure(world, strategy="CANARY", bakeTimeInMinutes=0,
+              canaryConfiguration={"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 2})
+    arn = deploy(world)
+    # half the shift's share (1 s) and the 2-minute canary bake (8 s)
+    assert time_at_weight(world, arn, 5.0, 20 * ROLLOUT_SECONDS) == pytest.approx(9.0, abs=0.6)
+
+
+# --- alarms and pause hooks ---------------------------------------------------------------------------------------
+
+ALARMS = {"alarmNames": ["web-5xx", "web-latency"], "enable": True, "rollback": True}
+
+
+def test_an_alarm_firing_during_bake_time_rolls_the_canary_back(world: World) -> None:
+    world.emulator.minute_seconds = 4.0
+    world.emulator.alarm_stages["web"] = "BAKE_TIME"
+    configure(world, strategy="CANARY", bakeTimeInMinutes=5, alarms=ALARMS,
+              canaryConfiguration={"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 1})
+    arn = deploy(world)
+    seen = watch(world, arn, 20 * ROLLOUT_SECONDS, step=0.25)
+    assert statuses(seen) == ["PENDING", "IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"]
+    assert [stage for status, stage, *_ in seen if status == "ROLLBACK_IN_PROGRESS"][0] == "BAKE_TIME"
+    record = describe(world, arn)
+    assert record["alarms"] == {"status": "TRIGGERED", "alarmNames": ["web-5xx", "web-latency"],
+                                "triggeredAlarmNames": ["web-5xx"]}
+    assert "web-5xx" in record["rollback"]["reason"]
+    assert world.running_images()["web"] == {world.old_digest}
+    assert world.service("web").deployments[0]["rolloutState"] == "COMPLETED"
+
+
+def test_alarms_only_fire_on_the_broken_build_and_complete_their_watch_otherwise(world: World) -> None:
+    world.emulator.minute_seconds = 1.0
+    world.emulator.alarm_stages["web"] = "BAKE_TIME"
+    configure(world, strategy="BLUE_GREEN", bakeTimeInMinutes=2, alarms=ALARMS)
+    arn = deploy(world, new_build=False)
+    record = run_until_final(world, arn)
+    assert record["status"] == "SUCCESSFUL"
+    assert record["alarms"]["status"] == "MONITORING_COMPLETE" and record["alarms"]["triggeredAlarmNames"] == []
+
+
+PAUSE = {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}
+
+
+def paused(world: World, timeout: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    world.emulator.minute_seconds = 2.0
+    hook = {**PAUSE, **({"timeoutConfiguration": timeout} if timeout else {})}
+    configure(world, strategy="LINEAR", bakeTimeInMinutes=0, lifecycleHooks=[hook],
+              linearConfiguration={"stepPercent": 50.0, "stepBakeTimeInMinutes": 0})
+    arn = deploy(world)
+    world.emulator.advance(ROLLOUT_SECONDS)  # past POST_TEST_TRAFFIC_SHIFT's time
+    return arn, describe(world, arn)
+
+
+def test_a_pause_hook_waits_with_its_id_expiry_and_timeout_action_until_continued(world: World) -> None:
+    arn, record = paused(world)
+    assert (record["status"], record["lifecycleStage"]) == ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT")
+    [hook] = record["lifecycleHookDetails"]
+    assert (hook["targetType"], hook["status"], hook["timeoutAction"]) == ("PAUSE", "AWAITING_ACTION", "ROLLBACK")
+    assert hook["expiresAt"] > record["createdAt"] and hook["hookId"]
+    world.emulator.advance(10 * ROLLOUT_SECONDS)  # less than the default day's timeout (1440 minutes of 2 s)
+    assert describe(world, arn)["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT"
+    assert world.running_images()["web"] == {world.old_digest}
+
+    assert error_code(world.ecs.continue_service_deployment, serviceDeploymentArn=arn, hookId="nosuchhook",
+                      action="CONTINUE") == (400, "InvalidParameterException")
+    world.ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="CONTINUE")
+    assert describe(world, arn)["lifecycleHookDetails"][0]["status"] == "SUCCEEDED"
+    assert error_code(world.ecs.continue_service_deployment, serviceDeploymentArn=arn, hookId=hook["hookId"],
+                      action="CONTINUE") == (400, "InvalidParameterException")
+    seen = watch(world, arn, 5 * ROLLOUT_SECONDS)
+    assert seen[-1][0] == "SUCCESSFUL" and production_weights(seen) == [0.0, 50.0, 100.0]
+    assert world.running_images()["web"] == {world.new_digest}
+
+
+def test_continuing_a_pause_hook_with_rollback_rolls_back(world: World) -> None:
+    arn, record = paused(world)
+    hook_id = record["lifecycleHookDetails"][0]["hookId"]
+    world.ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook_id, action="ROLLBACK")
+    assert describe(world, arn)["status"] == "ROLLBACK_REQUESTED"
+    record = run_until_final(world, arn)
+    assert record["status"] == "ROLLBACK_SUCCESSFUL"
+    assert "ContinueServiceDeployment" in record["rollback"]["reason"]
+    assert world.running_images()["web"] == {world.old_digest}
+
+
+@pytest.mark.parametrize(("action", "final", "digest"), [("ROLLBACK", "ROLLBACK_SUCCESSFUL", "old_digest"),
+                                                         ("CONTINUE", "SUCCESSFUL", "new_digest")])
+def test_an_expired_pause_hook_applies_its_timeout_action(world: World, action: str, final: str,
+                                                          digest: str) -> None:
+    arn, record = paused(world, {"timeoutInMinutes": 3, "action": action})
+    assert record["lifecycleHookDetails"][0]["timeoutAction"] == action
+    record = run_until_final(world, arn)
+    assert record["status"] == final
+    assert record["lifecycleHookDetails"][0]["status"] == "TIMED_OUT"
+    assert world.running_images()["web"] == {getattr(world, digest)}
+
+
+def test_stopping_a_paused_deployment_rolls_it_back(world: World) -> None:
+    arn, _ = paused(world)
+    world.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    record = run_until_final(world, arn)
+    assert (record["status"], record["rollback"]["reason"]) == ("ROLLBACK_SUCCESSFUL", STOP_REASON)
+    assert world.running_images()["web"] == {world.old_digest}
+
+
 # --- the API's edges ------------------------------------------------------------------------------------------------
 
 def test_list_pages_newest_first_and_filters_by_status_and_creation_time(world: World) -> None:
