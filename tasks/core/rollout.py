@@ -341,6 +341,16 @@ def judge_service_deployment(seen: ServiceDeployment, *, undoing: bool = False) 
     return IN_PROGRESS, None
 
 
+def _where(seen: ServiceDeployment) -> str | None:
+    """What a progress line is said for: a stage and its weight while the deployment goes forward (a bake, once),
+    its status while it stops or rolls back; None for a rolling deployment going forward (its counts say it)."""
+    if seen.status not in ("PENDING", "IN_PROGRESS"):
+        return None if seen.final else seen.status
+    if not seen.stage:
+        return None
+    return "BAKE_TIME" if seen.stage == "BAKE_TIME" else seen.where()
+
+
 def _say_progress(rollout: Rollout, clock: Clock, say: Say, env_name: str) -> None:
     """One line for each new stage or traffic weight of a blue/green, linear or canary deployment, and for each
     lifecycle hook that waits or runs; never one per poll."""
@@ -348,15 +358,18 @@ def _say_progress(rollout: Rollout, clock: Clock, say: Say, env_name: str) -> No
     if seen is None:
         return
     name = rollout.service
-    if seen.stage and seen.where() != rollout.where:
-        before, rollout.where = rollout.where, seen.where()
-        if seen.stage == "BAKE_TIME" and rollout.bake:
+    where = _where(seen)
+    if where and where != rollout.where:
+        before, rollout.where = rollout.where, where
+        if seen.status not in ("PENDING", "IN_PROGRESS"):
+            say(f"    {name}: {seen.status}" + (f" in {seen.stage}" if seen.stage else ""))
+        elif seen.stage == "BAKE_TIME" and rollout.bake:
             until = clock.now() + timedelta(seconds=rollout.bake)
             say(f"    {name}: BAKE_TIME until {until:%H:%M:%S}")
         elif before is not None and before.startswith(seen.stage + " ") and seen.production_weight is not None:
             say(f"    {name}: {seen.stage} {before.split(' ', 1)[1]} -> {weight(seen.production_weight)}")
         else:
-            say(f"    {name}: {seen.where()}")
+            say(f"    {name}: {where}")
     for hook in seen.hooks:
         key = f"hook {hook.hook_id} {hook.status}"
         if key in rollout.said:

@@ -170,8 +170,9 @@ class Restart(Step):
             return names
         refused = self._stop_in_flight(target, ongoing)
         stopped = {name: self.back.pop(name) for name in list(self.back)}
-        self._wait(target, stopped, target.put_back_timeout, self.expect)
-        done = [name for name, r in stopped.items() if r.ok]
+        self._wait(target, stopped, target.put_back_timeout, None)  # ECS's rollback target may be another image
+        done = [name for name, r in stopped.items() if r.ok and r.images is not None
+                and (self.expect is None or rollout.runs_only(r.images, self.expect.digest, r.desired))]
         self.rollouts.update((name, stopped[name]) for name in done)
         for name in done:
             target.say(f"    {name}: ECS rolled its deployment in flight back; it runs the rollback's image")
