@@ -305,6 +305,8 @@ def _service_deployments(cluster: Cluster, judging: list[Rollout], waiting: Wait
 def _judge(rollout: Rollout, service: Service, described: dict[str, ServiceDeployment], cluster: Cluster,
            elapsed: float) -> None:
     deployment = service.deployment(rollout.deployment_id or "")
+    if rollout.undoing and service.primary is not None:  # ECS rolling ours back: the restored one's counts
+        deployment = service.primary
     if rollout.state != IN_PROGRESS:  # found missing while listing
         pass
     elif rollout.tracked and rollout.tracked in described:
