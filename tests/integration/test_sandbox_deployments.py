@@ -95,6 +95,8 @@ def test_a_rolling_deployment_is_a_service_deployment_that_ends_successful_on_th
     assert record["targetServiceRevision"]["arn"].endswith("/" + deployment_id.split("/")[1])
     assert record["sourceServiceRevisions"][0]["arn"] == before["targetServiceRevisionArn"]
     assert record["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    described = world.ecs.describe_services(cluster=CLUSTER, services=["web"])["services"][0]
+    assert described["currentServiceDeployment"] == arn
 
     seen = watch(world, arn, 2 * ROLLOUT_SECONDS)
     assert statuses(seen) == ["PENDING", "IN_PROGRESS", "SUCCESSFUL"]
@@ -225,6 +227,26 @@ def test_blue_green_rolled_back_by_the_circuit_breaker_at_scale_up(world: World)
     assert record["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
     assert record["rollback"]["reason"] == CIRCUIT_BREAKER_REASON
     assert world.running_images()["web"] == {world.old_digest}
+
+
+def test_stopping_blue_green_while_it_bakes_sends_traffic_back_and_restores_the_old_tasks(world: World) -> None:
+    world.emulator.minute_seconds = 10.0
+    configure(world, strategy="BLUE_GREEN", bakeTimeInMinutes=60)
+    arn = deploy(world)
+    world.emulator.advance(2 * ROLLOUT_SECONDS)
+    record = describe(world, arn)
+    assert (record["lifecycleStage"], record["targetServiceRevision"]["requestedProductionTrafficWeight"]) == (
+        "BAKE_TIME", 100.0)
+    world.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    world.emulator.advance(STEP)
+    record = describe(world, arn)
+    assert record["status"] == "ROLLBACK_IN_PROGRESS"
+    assert record["targetServiceRevision"]["requestedProductionTrafficWeight"] == 0.0
+    assert record["sourceServiceRevisions"][0]["requestedProductionTrafficWeight"] == 100.0
+    record = run_until_final(world, arn)
+    assert record["status"] == "ROLLBACK_SUCCESSFUL"
+    assert world.running_images()["web"] == {world.old_digest}
+    assert [d["rolloutState"] for d in world.service("web").deployments] == ["COMPLETED"]
 
 
 def test_a_failing_lambda_hook_rolls_blue_green_back_and_the_reason_names_it(world: World) -> None:
