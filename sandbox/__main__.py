@@ -49,6 +49,13 @@ def parser() -> argparse.ArgumentParser:
         help="how long a rollout takes to finish or fail (default 4)",
     )
     p.add_argument(
+        "--minute-seconds",
+        type=float,
+        default=float(_env("MINUTE_SECONDS", f"{settings.MINUTE_SECONDS:g}")),
+        help="seconds one ECS minute of bake time or hook timeout lasts "
+        f"(default {settings.MINUTE_SECONDS:g})",
+    )
+    p.add_argument(
         "--sleuth-failures",
         type=int,
         default=int(_env("SLEUTH_FAILURES", "0")),
@@ -103,8 +110,9 @@ Sandbox running, scenario {opts.scenario}: {settings.SCENARIOS[opts.scenario]}.
   ECR {world.repository}: {settings.RELEASE_TAG} -> {world.current_sha} ({tags.get(settings.RELEASE_TAG)}), \
 new build {world.new_sha} ({world.new_digest})
   ECS cluster {world.cluster}: services {services}; migration task definition {world.migration_task_definition}
-  pace: migrations {opts.migration_seconds:g}s, rollouts {opts.rollout_seconds:g}s
-
+  pace: migrations {opts.migration_seconds:g}s, rollouts {opts.rollout_seconds:g}s, \
+an ECS minute {opts.minute_seconds:g}s
+{strategies(sandbox)}
 Environment ({env_path}; the AWS keys and the Sleuth token are fake and stay in that file):
 {variables}
 
@@ -118,6 +126,20 @@ Press Ctrl-C to stop.
 """
 
 
+def strategies(sandbox: Sandbox) -> str:
+    """How each service deploys, as its deploymentConfiguration says (and whether the endpoint knows the
+    service-deployment API)."""
+    lines = []
+    for name, service in sandbox.services().items():
+        configuration = service.get("deploymentConfiguration") or {}
+        lines.append(f"  ECS {name}: {configuration.get('strategy') or 'ROLLING'}"
+                     + (f", bake {configuration['bakeTimeInMinutes']} min" if "bakeTimeInMinutes" in configuration
+                        else ""))
+    if not sandbox.options.deployments_api:
+        lines.append("  the service-deployment API answers UnknownOperationException")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -125,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenario=args.scenario,
             migration_seconds=args.migration_seconds,
             rollout_seconds=args.rollout_seconds,
+            minute_seconds=args.minute_seconds,
             sleuth_failures=args.sleuth_failures,
             faults=tuple(args.fault),
             aws_port=args.aws_port,

@@ -24,13 +24,14 @@ from . import settings
 from .fab import run_fab
 from .stack import Sandbox
 
-SUCCEEDS = ("success", "flaky-aws", "smoke-ready")
+SUCCEEDS = ("success", "flaky-aws", "smoke-ready", "blue-green", "no-deployments-api")
 REFUSED = ("code-deploy",)  # the preflight refuses the deploy: nothing is changed, so nothing is put back
 
 
 def deploy_arguments(world: Any, options: settings.Options | None = None) -> list[str]:
     arguments = ["deploy", "--sha", world.new_sha, "--tag", world.new_sha, "--env", settings.ENVIRONMENT]
-    if options is not None and options.scenario == "rollout-hangs":  # a rollout that outlasts --timeout
+    if options is not None and options.scenario in ("rollout-hangs", "bake-timeout", "linear-paused"):
+        # a rollout that outlasts --timeout (hangs, bakes, or waits on a PAUSE hook)
         arguments += ["--timeout", f"{2 * max(options.migration_seconds, options.rollout_seconds):g}"]
     return arguments
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from moto.core.exceptions import ServiceException
 from moto.core.utils import utcnow
@@ -319,6 +319,7 @@ class ServiceDeployments:
         )
         record.touch()
         self._add(record)
+        service.current_service_deployment = record.arn  # moto serialises it as Service.currentServiceDeployment
         return record
 
     def settled(self, service: Any, deployment_id: str, digest: str | None) -> None:
@@ -366,6 +367,8 @@ class ServiceDeployments:
         if record.source:
             record.rollback["serviceRevisionArn"] = record.source
         record.rollback_started = None if requested else now
+        if record.strategy != "ROLLING":  # traffic goes back to the source revision first
+            record.production = record.test = 0.0
         self._end_hooks(record)
         record.touch()
 
@@ -626,7 +629,7 @@ OPERATIONS = ("list_service_deployments", "describe_service_deployments", "descr
               "stop_service_deployment", "continue_service_deployment")
 
 
-class Served:
+class Served(Protocol):
     """What the API handlers need from an emulator (its lock, its clock, whether the endpoint knows the API)."""
 
     lock: threading.RLock

@@ -31,8 +31,8 @@ from moto.ecs.models import EC2ContainerServiceBackend, Task
 
 from . import settings
 from .deployments import (
+    HOOK_SHARE,
     ROLLBACK_SHARE,
-    STAGE_SHARE,
     SUPERSEDED_REASON,
     ServiceDeployment,
     ServiceDeployments,
@@ -502,7 +502,7 @@ class EcsEmulator:
                 self._finish_rollout(service, rollout, rollout.outcome)
             return
         progress = self.deployments.advance_plan(
-            record, now, hook_seconds=STAGE_SHARE["PRE_SCALE_UP"] * self.rollout_seconds,
+            record, now, hook_seconds=HOOK_SHARE * self.rollout_seconds,
             failing_hooks=self.failing_hooks if self._fails(rollout) else (),
             alarm_stage=self.alarm_stages.get(rollout.service) if self._fails(rollout) else None,
             hold_scale_up=rollout.outcome != "complete", minute_seconds=self.minute_seconds,

@@ -80,12 +80,14 @@ def image_manifest(build: str, media_type: str = MANIFEST_MEDIA_TYPE) -> str:
 
 
 def seed(clients: Any, services: Mapping[str, int] = settings.SERVICES, *,
-         controllers: Mapping[str, str] | None = None, circuit_breaker: bool = True) -> World:
+         controllers: Mapping[str, str] | None = None, circuit_breaker: bool = True,
+         configurations: Mapping[str, Mapping[str, Any]] | None = None) -> World:
     """Create the repository, images, cluster, task definitions, services and log group.
 
     `clients(name)` returns a boto3 client for the emulated AWS; `services` maps each service's name to its
-    desired task count, `controllers` a service to its deployment controller where it is not ECS, and
-    `circuit_breaker` whether the services' deployments have one (with rollback).
+    desired task count, `controllers` a service to its deployment controller where it is not ECS,
+    `circuit_breaker` whether the services' deployments have one (with rollback), and `configurations` a
+    service to what its deploymentConfiguration adds to the rolling one (a strategy, its bake, hooks, alarms).
     """
     account = clients("sts").get_caller_identity()["Account"]
     ecr, ecs, ec2, logs = clients("ecr"), clients("ecs"), clients("ec2"), clients("logs")
@@ -120,7 +122,8 @@ def seed(clients: Any, services: Mapping[str, int] = settings.SERVICES, *,
                                                        settings.REGION, prefix, command=command, account=account))
     deployment = rolling(circuit_breaker)
     for name, desired in services.items():
-        create_service(ecs, settings.CLUSTER, name, f"sandbox-{name}", desired, network, deployment,
+        create_service(ecs, settings.CLUSTER, name, f"sandbox-{name}", desired, network,
+                       {**deployment, **(configurations or {}).get(name, {})},
                        controller=(controllers or {}).get(name, "ECS"))
     return World(
         account=account,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .faults import Fault
 
@@ -47,6 +48,8 @@ SECRETS = (FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_SLEUTH_API_T
 # latency it plays are only ever seen by the tool under test.
 INSPECTOR_ACCESS_KEY_ID = "AKIASANDBOXINSPECTOR"
 
+ALARM = "sandbox-web-5xx"  # the CloudWatch alarm the canary-alarm scenario fires
+
 SCENARIOS = {
     "success": "everything works: the migration exits 0 and both rollouts complete",
     "migration-fails": "the migration task exits 1 after logging a database error; no service is restarted",
@@ -65,7 +68,33 @@ SCENARIOS = {
     "smoke-ready": "the health URL answers 503 until every task runs the new build, then 200: the deploy succeeds",
     "code-deploy": "web is deployed by CodeDeploy (the CODE_DEPLOY controller): preflight refuses the deploy "
     "before any change",
+    "blue-green": "web deploys BLUE_GREEN (a 2-minute bake), worker ROLLING; both succeed",
+    "canary-alarm": "web deploys CANARY (10 %, a 1-minute canary bake, a 3-minute bake); its alarm "
+    f"{ALARM} fires halfway through the bake on the new build and ECS rolls web back; worker ROLLING completes",
+    "linear-paused": "web deploys LINEAR (50 % steps) with a PAUSE hook after the test traffic shift: it waits "
+    "for ContinueServiceDeployment (or its 1440-minute expiry, then ROLLBACK); worker ROLLING completes",
+    "bake-timeout": "web deploys BLUE_GREEN with a 60-minute bake: a deploy whose --timeout is shorter times out "
+    "while web bakes",
+    "no-deployments-api": "everything works, but the endpoint does not know the service-deployment API: its five "
+    "operations answer UnknownOperationException",
 }
+# A minute of ECS time (bake times, hook timeouts) in the sandbox, by default: seconds of real time.
+MINUTE_SECONDS = 1.0
+# scenario -> the service whose deployments use another strategy than ROLLING -> its deploymentConfiguration
+# beside what every service has (the circuit breaker, 200/100 %).
+STRATEGIES: dict[str, dict[str, Any]] = {
+    "blue-green": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 2},
+    "canary-alarm": {"strategy": "CANARY", "bakeTimeInMinutes": 3,
+                     "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 1},
+                     "alarms": {"alarmNames": [ALARM], "enable": True, "rollback": True}},
+    "linear-paused": {"strategy": "LINEAR", "bakeTimeInMinutes": 1,
+                      "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 1},
+                      "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+                                          "timeoutConfiguration": {"timeoutInMinutes": 1440, "action": "ROLLBACK"}}]},
+    "bake-timeout": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60},
+}
+# scenario -> the lifecycle stage halfway through which that service's first alarm fires (new build only)
+ALARM_STAGES = {"canary-alarm": "BAKE_TIME"}
 # How the application's health URL answers, per scenario (sandbox/health.py); the smoke check is configured in
 # the generated fabric.yaml for these scenarios only.
 HEALTH = {"smoke-fails": "fails-on-new", "smoke-ready": "ready-on-new"}
@@ -84,6 +113,7 @@ class Options:
     scenario: str = "success"
     migration_seconds: float = 3.0  # how long a migration task runs
     rollout_seconds: float = 4.0  # how long a rollout takes from update_service to its end state
+    minute_seconds: float = MINUTE_SECONDS  # one ECS minute of bake time or hook timeout, in seconds
     sleuth_failures: int = 0  # answer 503 this many times before accepting registrations
     faults: tuple[Fault, ...] = ()  # AWS calls that fail (default: the scenario's, none but for flaky-aws)
     latency: float = 0.0  # seconds every AWS call of the tool under test waits before it is answered
@@ -98,6 +128,8 @@ class Options:
             raise ValueError(f"unknown scenario {self.scenario!r}: choose one of {', '.join(SCENARIOS)}")
         if self.migration_seconds <= 0 or self.rollout_seconds <= 0:
             raise ValueError("migration and rollout times must be positive")
+        if self.minute_seconds < 0:
+            raise ValueError("minute_seconds must be 0 or more")
         if self.sleuth_failures < 0:
             raise ValueError("sleuth_failures must be 0 or more")
         if self.latency < 0:
@@ -124,6 +156,29 @@ class Options:
         if self.scenario != "code-deploy":
             return {}
         return {"web" if "web" in self.services else next(iter(self.services)): "CODE_DEPLOY"}
+
+    @property
+    def _strategy_service(self) -> str:
+        """The service a scenario's strategy, alarm or controller applies to: web, else the first."""
+        return "web" if "web" in self.services else next(iter(self.services))
+
+    @property
+    def deployment_configurations(self) -> dict[str, dict[str, Any]]:
+        """Services whose deployments use BLUE_GREEN, LINEAR or CANARY: service -> what their
+        deploymentConfiguration adds to the rolling one (default: every service ROLLING)."""
+        extra = STRATEGIES.get(self.scenario)
+        return {self._strategy_service: extra} if extra else {}
+
+    @property
+    def alarm_stages(self) -> dict[str, str]:
+        """service -> the lifecycle stage during which its alarm fires on the new build."""
+        stage = ALARM_STAGES.get(self.scenario)
+        return {self._strategy_service: stage} if stage else {}
+
+    @property
+    def deployments_api(self) -> bool:
+        """Whether the endpoint knows ECS's service-deployment API (an older one answers UnknownOperation)."""
+        return self.scenario != "no-deployments-api"
 
     @property
     def circuit_breaker(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import socket
@@ -97,7 +98,10 @@ class Sandbox:
                 rollout_seconds=self.options.rollout_seconds,
                 broken={self.world.new_digest},
                 say=self._say if self._show_ecs else (lambda line: None),
+                minute_seconds=self.options.minute_seconds,
+                deployments_api=self.options.deployments_api,
             )
+            self._emulator.alarm_stages = self.options.alarm_stages
             self._emulator.install()
             self._emulator.settle()
             if self._real_time:
@@ -127,13 +131,14 @@ class Sandbox:
         """Seed through the API the first time this process starts a sandbox of this shape; after that, restore a
         copy of what that seeding left (sandbox/snapshot.py), so every start meets the same world."""
         shape = (tuple(self.options.services.items()), tuple(sorted(self.options.controllers.items())),
-                 self.options.circuit_breaker)
+                 self.options.circuit_breaker, json.dumps(self.options.deployment_configurations, sort_keys=True))
         if shape in _SEEDED:
             world, saved = _SEEDED[shape]
             snapshot.restore(saved, world.account, world.region)
             return world
         world = seed(self.client, self.options.services, controllers=self.options.controllers,
-                     circuit_breaker=self.options.circuit_breaker)
+                     circuit_breaker=self.options.circuit_breaker,
+                     configurations=self.options.deployment_configurations)
         _SEEDED[shape] = (world, snapshot.save(world.account, world.region))
         return world
 

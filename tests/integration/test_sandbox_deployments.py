@@ -95,6 +95,8 @@ def test_a_rolling_deployment_is_a_service_deployment_that_ends_successful_on_th
     assert record["targetServiceRevision"]["arn"].endswith("/" + deployment_id.split("/")[1])
     assert record["sourceServiceRevisions"][0]["arn"] == before["targetServiceRevisionArn"]
     assert record["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    described = world.ecs.describe_services(cluster=CLUSTER, services=["web"])["services"][0]
+    assert described["currentServiceDeployment"] == arn
 
     seen = watch(world, arn, 2 * ROLLOUT_SECONDS)
     assert statuses(seen) == ["PENDING", "IN_PROGRESS", "SUCCESSFUL"]
@@ -205,11 +207,11 @@ def test_blue_green_keeps_the_old_tasks_until_it_succeeds_and_the_bake_lasts_its
         assert world.running_images()["web"] == {world.old_digest}, record.get("lifecycleStage")
         assert world.service("web").deployments[0]["rolloutState"] == "IN_PROGRESS"
         if record.get("lifecycleStage") == "BAKE_TIME":
-            baking += 0.5
-        world.emulator.advance(0.5)
-        elapsed += 0.5
+            baking += 1.0
+        world.emulator.advance(1.0)
+        elapsed += 1.0
         assert elapsed < 20 * ROLLOUT_SECONDS
-    assert baking == pytest.approx(30.0, abs=0.6)
+    assert baking == pytest.approx(30.0, abs=1.1)
     assert world.running_images()["web"] == {world.new_digest}
     assert [d["rolloutState"] for d in world.service("web").deployments] == ["COMPLETED"]
 
@@ -225,6 +227,26 @@ def test_blue_green_rolled_back_by_the_circuit_breaker_at_scale_up(world: World)
     assert record["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
     assert record["rollback"]["reason"] == CIRCUIT_BREAKER_REASON
     assert world.running_images()["web"] == {world.old_digest}
+
+
+def test_stopping_blue_green_while_it_bakes_sends_traffic_back_and_restores_the_old_tasks(world: World) -> None:
+    world.emulator.minute_seconds = 10.0
+    configure(world, strategy="BLUE_GREEN", bakeTimeInMinutes=60)
+    arn = deploy(world)
+    world.emulator.advance(2 * ROLLOUT_SECONDS)
+    record = describe(world, arn)
+    assert (record["lifecycleStage"], record["targetServiceRevision"]["requestedProductionTrafficWeight"]) == (
+        "BAKE_TIME", 100.0)
+    world.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    world.emulator.advance(STEP)
+    record = describe(world, arn)
+    assert record["status"] == "ROLLBACK_IN_PROGRESS"
+    assert record["targetServiceRevision"]["requestedProductionTrafficWeight"] == 0.0
+    assert record["sourceServiceRevisions"][0]["requestedProductionTrafficWeight"] == 100.0
+    record = run_until_final(world, arn)
+    assert record["status"] == "ROLLBACK_SUCCESSFUL"
+    assert world.running_images()["web"] == {world.old_digest}
+    assert [d["rolloutState"] for d in world.service("web").deployments] == ["COMPLETED"]
 
 
 def test_a_failing_lambda_hook_rolls_blue_green_back_and_the_reason_names_it(world: World) -> None:
@@ -507,3 +529,75 @@ def test_the_sandbox_server_serves_counts_and_faults_the_new_operations() -> Non
         sandbox.emulator.deployments_api = False
         assert error_code(ecs.stop_service_deployment, serviceDeploymentArn=listed[0]["serviceDeploymentArn"],
                           stopType="ROLLBACK") == (400, "UnknownOperationException")
+
+
+# --- the sandbox's scenarios ----------------------------------------------------------------------------------------
+
+def sandbox_deploy(scenario: str) -> Any:
+    """A sandbox of `scenario` (time moved by hand) whose services were just asked to deploy the new build."""
+    from sandbox import Options, Sandbox, settings
+
+    sandbox = Sandbox(Options(scenario=scenario, migration_seconds=0.3, rollout_seconds=0.4, minute_seconds=0.5),
+                      real_time=False).start()
+    ecr, ecs = sandbox.client("ecr"), sandbox.client("ecs")
+    manifest = ecr.batch_get_image(repositoryName=settings.REPOSITORY,
+                                   imageIds=[{"imageTag": settings.NEW_SHA}])["images"][0]["imageManifest"]
+    ecr.put_image(repositoryName=settings.REPOSITORY, imageManifest=manifest, imageTag=settings.RELEASE_TAG)
+    for name in ("web", "worker"):
+        ecs.update_service(cluster=settings.CLUSTER, service=name, forceNewDeployment=True)
+    return sandbox
+
+
+def sandbox_records(sandbox: Any, seconds: float) -> dict[str, dict[str, Any]]:
+    """Each service's newest service deployment after `seconds` of emulated time."""
+    for _ in range(int(seconds / 0.05)):
+        sandbox.emulator.advance(0.05)
+    ecs = sandbox.client("ecs")
+    records = {}
+    for name in ("web", "worker"):
+        arn = ecs.list_service_deployments(cluster="sandbox", service=name)["serviceDeployments"][0][
+            "serviceDeploymentArn"]
+        records[name] = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    return records
+
+
+@pytest.mark.parametrize(("scenario", "seconds", "web", "stage"), [
+    ("blue-green", 2.0, "SUCCESSFUL", "CLEAN_UP"),  # bake: 2 minutes of 0.5 s
+    ("canary-alarm", 3.0, "ROLLBACK_SUCCESSFUL", "BAKE_TIME"),
+    ("linear-paused", 30.0, "IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT"),
+    ("bake-timeout", 10.0, "IN_PROGRESS", "BAKE_TIME"),  # 60 minutes of 0.5 s
+])
+def test_each_strategy_scenario_plays_its_web_deployment(scenario: str, seconds: float, web: str,
+                                                         stage: str) -> None:
+    sandbox = sandbox_deploy(scenario)
+    try:
+        records = sandbox_records(sandbox, seconds)
+        assert (records["web"]["status"], records["web"].get("lifecycleStage")) == (web, stage)
+        assert records["worker"]["status"] == "SUCCESSFUL" and "lifecycleStage" not in records["worker"]
+        strategy = sandbox.services()["web"]["deploymentConfiguration"]["strategy"]
+        assert strategy == {"blue-green": "BLUE_GREEN", "canary-alarm": "CANARY", "linear-paused": "LINEAR",
+                            "bake-timeout": "BLUE_GREEN"}[scenario]
+        if scenario == "canary-alarm":
+            assert records["web"]["alarms"]["triggeredAlarmNames"] == ["sandbox-web-5xx"]
+            assert set(sandbox.running_images()["web"]) == {sandbox.world.current_digest}
+        if scenario == "linear-paused":
+            [hook] = records["web"]["lifecycleHookDetails"]
+            assert (hook["targetType"], hook["status"]) == ("PAUSE", "AWAITING_ACTION")
+        if scenario == "blue-green":
+            assert set(sandbox.running_images()["web"]) == {sandbox.world.new_digest}
+        assert not sandbox.emulator.errors
+    finally:
+        sandbox.stop()
+
+
+def test_the_no_deployments_api_scenario_answers_unknown_operation_and_still_rolls_out() -> None:
+    sandbox = sandbox_deploy("no-deployments-api")
+    try:
+        assert error_code(sandbox.client("ecs").list_service_deployments, cluster="sandbox", service="web") == (
+            400, "UnknownOperationException")
+        for _ in range(20):
+            sandbox.emulator.advance(0.05)
+        assert [d["rolloutState"] for d in sandbox.services()["web"]["deployments"]] == ["COMPLETED"]
+        assert set(sandbox.running_images()["web"]) == {sandbox.world.new_digest}
+    finally:
+        sandbox.stop()
