@@ -75,6 +75,10 @@ def error_code(call: Any, **params: Any) -> tuple[int, str]:
     return raised.value.response["ResponseMetadata"]["HTTPStatusCode"], raised.value.response["Error"]["Code"]
 
 
+def stage_order(seen: list[tuple[Any, ...]]) -> list[str]:
+    return [stage for i, (_, stage, *_) in enumerate(seen) if stage and (i == 0 or seen[i - 1][1] != stage)]
+
+
 def statuses(seen: list[tuple[Any, ...]]) -> list[str]:
     out: list[str] = []
     for status, *_ in seen:
@@ -188,8 +192,7 @@ def test_blue_green_passes_every_stage_in_order_with_its_weights_and_bakes_its_m
     configure(world, strategy="BLUE_GREEN", bakeTimeInMinutes=2)
     arn = deploy(world)
     seen = watch(world, arn, 10 * ROLLOUT_SECONDS, step=0.25)
-    stages = [stage for i, (_, stage, *_) in enumerate(seen) if stage and (i == 0 or seen[i - 1][1] != stage)]
-    assert stages == list(STAGES)
+    assert stage_order(seen) == list(STAGES)
     assert statuses(seen) == ["PENDING", "IN_PROGRESS", "SUCCESSFUL"]
     weights = {stage: (production, test) for _, stage, production, test in seen if stage}
     assert weights["POST_SCALE_UP"] == (0.0, 0.0)
@@ -298,47 +301,38 @@ def time_at_weight(world: World, arn: str, weight: float, seconds: float) -> flo
     return spent
 
 
-def test_linear_shifts_production_in_steps_each_followed_by_its_bake(world: World) -> None:
+@pytest.mark.parametrize(("settings", "weights"), [
+    ({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 2}},
+     [0.0, 25.0, 50.0, 75.0, 100.0]),
+    ({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 2}},
+     [0.0, 10.0, 100.0]),
+])
+def test_linear_and_canary_shift_production_in_their_steps_through_every_stage(
+        world: World, settings: dict[str, Any], weights: list[float]) -> None:
     world.emulator.minute_seconds = 4.0
-    configure(world, strategy="LINEAR", bakeTimeInMinutes=1,
-              linearConfiguration={"stepPercent": 25.0, "stepBakeTimeInMinutes": 2})
+    configure(world, bakeTimeInMinutes=1, **settings)
     arn = deploy(world)
     seen = watch(world, arn, 20 * ROLLOUT_SECONDS, step=0.25)
     assert statuses(seen) == ["PENDING", "IN_PROGRESS", "SUCCESSFUL"]
-    assert production_weights(seen) == [0.0, 25.0, 50.0, 75.0, 100.0]
-    assert [stage for _, stage, production, _ in seen if production == 50.0] == ["PRODUCTION_TRAFFIC_SHIFT"]
+    assert production_weights(seen) == weights
+    assert {stage for _, stage, production, _ in seen if 0 < production < 100} == {"PRODUCTION_TRAFFIC_SHIFT"}
+    assert stage_order(seen) == list(STAGES)
     assert world.running_images()["web"] == {world.new_digest}
 
 
-def test_a_linear_step_bakes_its_minutes(world: World) -> None:
-    world.emulator.minute_seconds = 4.0
-    configure(world, strategy="LINEAR", bakeTimeInMinutes=0,
-              linearConfiguration={"stepPercent": 50.0, "stepBakeTimeInMinutes": 3})
-    arn = deploy(world)
+@pytest.mark.parametrize(("settings", "weight", "seconds"), [
     # the 50 % step's shift (a share of the rollout time: 1 s) and its 3-minute bake (12 s)
-    assert time_at_weight(world, arn, 50.0, 20 * ROLLOUT_SECONDS) == pytest.approx(13.0, abs=0.6)
-    assert describe(world, arn)["status"] == "SUCCESSFUL"
-
-
-def test_canary_shifts_its_percent_bakes_then_shifts_the_rest(world: World) -> None:
-    world.emulator.minute_seconds = 4.0
-    configure(world, strategy="CANARY", bakeTimeInMinutes=1,
-              canaryConfiguration={"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 2})
-    arn = deploy(world)
-    seen = watch(world, arn, 20 * ROLLOUT_SECONDS, step=0.25)
-    assert statuses(seen) == ["PENDING", "IN_PROGRESS", "SUCCESSFUL"]
-    assert production_weights(seen) == [0.0, 10.0, 100.0]
-    stages = [stage for i, (_, stage, *_) in enumerate(seen) if stage and (i == 0 or seen[i - 1][1] != stage)]
-    assert stages == list(STAGES)
-
-
-def test_canary_dwells_at_its_percent_for_its_bake(world: World) -> None:
-    world.emulator.minute_seconds = 4.0
-    configure(world, strategy="CANARY", bakeTimeInMinutes=0,
-              canaryConfiguration={"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 2})
-    arn = deploy(world)
+    ({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 3}}, 50.0, 13.0),
     # half the shift's share (1 s) and the 2-minute canary bake (8 s)
-    assert time_at_weight(world, arn, 5.0, 20 * ROLLOUT_SECONDS) == pytest.approx(9.0, abs=0.6)
+    ({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 2}}, 5.0, 9.0),
+])
+def test_a_linear_step_and_a_canary_bake_their_minutes(world: World, settings: dict[str, Any], weight: float,
+                                                       seconds: float) -> None:
+    world.emulator.minute_seconds = 4.0
+    configure(world, bakeTimeInMinutes=0, **settings)
+    arn = deploy(world)
+    assert time_at_weight(world, arn, weight, 20 * ROLLOUT_SECONDS) == pytest.approx(seconds, abs=0.6)
+    assert describe(world, arn)["status"] == "SUCCESSFUL"
 
 
 # --- alarms and pause hooks ---------------------------------------------------------------------------------------
