@@ -124,16 +124,9 @@ def deployments(target: Target, services: dict[str, Service]) -> Check:
     timeout = duration(target.timeout)
     refused, warnings, notes = [], [], []
     for s in services.values():
-        if s.deployment_controller != "ECS":
-            refused.append(f"{s.name} uses the {s.deployment_controller} deployment controller: "
-                           f"{_OTHER_CONTROLLERS.get(s.deployment_controller, _UNKNOWN_CONTROLLER)}, or take it "
-                           f"out of {where}")
-            continue
-        if s.strategy != "ROLLING":
-            refused.append(f"{s.name} uses ECS's {s.strategy} deployment strategy, and this tool follows rolling "
-                           "deployments only (not yet traffic shifts, bake times and lifecycle hooks): deploy it with "
-                           f"`aws ecs update-service --force-new-deployment` and follow it in the ECS console, set "
-                           f"its strategy to ROLLING, or take it out of {where}")
+        refusal = not_deployable(s)
+        if refusal:
+            refused.append(f"{refusal}, or take it out of {where}")
             continue
         if not s.circuit_breaker:
             warnings.append(f"{s.name} has no deployment circuit breaker: a rollout whose tasks keep failing runs "
@@ -152,6 +145,19 @@ def deployments(target: Target, services: dict[str, Service]) -> Check:
     breakers = ", circuit breaker on" if all(s.circuit_breaker for s in services.values()) else ""
     return Check("deployments", True, f"{', '.join(services)}: rolling (ECS controller){breakers}",
                  tuple(warnings), tuple(notes))
+
+
+def not_deployable(s: Service) -> str | None:
+    """Why a forced new deployment is not how `s` deploys, or not what this tool can follow, and what to do
+    instead; None when it deploys with rolling updates of the ECS controller."""
+    if s.deployment_controller != "ECS":
+        return (f"{s.name} uses the {s.deployment_controller} deployment controller: "
+                f"{_OTHER_CONTROLLERS.get(s.deployment_controller, _UNKNOWN_CONTROLLER)}")
+    if s.strategy != "ROLLING":
+        return (f"{s.name} uses ECS's {s.strategy} deployment strategy, and this tool follows rolling deployments "
+                "only (not yet traffic shifts, bake times and lifecycle hooks): deploy it with `aws ecs "
+                "update-service --force-new-deployment` and follow it in the ECS console, set its strategy to ROLLING")
+    return None
 
 
 # What to do instead, for a service that another deployment controller deploys.

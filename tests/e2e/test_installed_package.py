@@ -5,8 +5,9 @@ The application is a toy repository in a temporary folder: its own `pyproject.to
 way a team installs it, `pip install <path of this repository>`, into the application's own virtualenv (its
 dependencies, fabric and boto3, come from the test virtualenv through a `.pth` line, so no network is needed),
 from a copy of the repository's files so nothing is built inside the checkout. Then the real `fab` (`python -m
-fabric`, the program the `fab` script runs) lists the tasks and deploys against the sandbox, from the
-application's folder.
+fabric`, the program the `fab` script runs) lists the tasks, and from the application's folder `fab init` reads
+the sandbox's cluster and writes its `fabric.yaml`, which `fab check` and `fab deploy` then take. What init
+cannot know and a team fills in (Sleuth's slugs) and the sandbox's pace come in a runtime file (`fab -f`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from e2e.deploys import PACE, POLL_INTERVAL
 from sandbox import Options, Sandbox, settings
@@ -59,6 +61,13 @@ class Application:
     def fab(self, *arguments: str) -> tuple[int, str]:
         return self.run(str(self.python), "-m", "fabric", *arguments)
 
+    def runtime_file(self) -> Path:
+        """What a team adds by hand after `fab init` (Sleuth), and the sandbox's pace."""
+        path = self.folder.parent / "runtime.yaml"
+        sleuth = self.sandbox.fabric_config()["deploy"]["sleuth"]
+        path.write_text(yaml.safe_dump({"deploy": {"timeout": 15, "poll_interval": POLL_INTERVAL, "sleuth": sleuth}}))
+        return path
+
 
 def install(folder: Path) -> Path:
     """A virtualenv in `folder/.venv` with the library pip-installed from a copy of this repository; its python."""
@@ -90,7 +99,6 @@ def application() -> Iterator[Application]:
         (folder / "pyproject.toml").write_text(APP_PYPROJECT)
         (folder / "Makefile").write_text(APP_MAKEFILE)
         (folder / "fabfile.py").write_text(FABFILE)
-        sandbox.write_files(folder, poll_interval=POLL_INTERVAL, timeout=15)  # fabric.yaml, the project's file
         yield Application(folder, install(folder), sandbox)
 
 
@@ -118,15 +126,28 @@ def test_fab_lists_the_tasks_without_importing_boto3_or_requests(application):
     assert output.splitlines()[-1] == "[]"
 
 
-def test_fab_deploys_from_the_application_repository(application):
-    world = application.sandbox.world
+def test_fab_init_writes_the_file_that_fab_check_and_fab_deploy_take(application):
+    world, sandbox = application.sandbox.world, application.sandbox
     assert world is not None
-    code, output = application.fab("deploy", "--sha", world.new_sha, "--tag", world.new_sha,
-                                   "--env", settings.ENVIRONMENT)
+    tags_before = sandbox.image_tags()
+    code, output = application.fab("init", "--cluster", world.cluster)
+    assert code == 0, output
+    assert output.splitlines()[-1].startswith("wrote fabric.yaml: ")
+    assert sandbox.image_tags() == tags_before  # init changed nothing
+    env = yaml.safe_load((application.folder / "fabric.yaml").read_text())["deploy"]["environments"]
+    assert env == {world.cluster: {"cluster": world.cluster, "services": list(world.services),
+                                   "release_tag": settings.RELEASE_TAG, "account": world.account}}
+    runtime = str(application.runtime_file())
+    code, output = application.fab("-f", runtime, "check", "--env", world.cluster)
+    assert code == 0, output
+    assert output.splitlines()[-1] == f"{world.cluster} is ready to deploy"
+    code, output = application.fab("-f", runtime, "deploy", "--sha", world.new_sha, "--tag", world.new_sha,
+                                   "--env", world.cluster)
     assert code == 0, output
     lines = [line for line in output.splitlines() if line.strip()]
-    headline = f"deployed {world.new_sha} to {settings.ENVIRONMENT} in "
+    headline = f"deployed {world.new_sha} to {world.cluster} in "
     assert any(line.startswith(headline) for line in lines[-4:]), output
-    assert application.sandbox.image_tags()["latest"] == world.new_digest
-    assert application.sandbox.running_images() == {name: {world.new_digest: count}
-                                                     for name, count in settings.SERVICES.items()}
+    assert sandbox.image_tags()["latest"] == world.new_digest
+    assert sandbox.running_images() == {name: {world.new_digest: count} for name, count in settings.SERVICES.items()}
+    assert [(r.body["sha"], r.body["environment"], r.status) for r in sandbox.registrations] == [
+        (world.new_sha, world.cluster, 200)]

@@ -1,0 +1,62 @@
+"""`fab init`'s judgement of one service, and how it writes values: pure, no AWS."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tasks.core import adopt
+from tasks.core.ecs import Container, Service, TaskDefinition
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+
+
+def service(strategy: str = "ROLLING", breaker: bool = True) -> Service:
+    return Service(name="web", arn="", status="ACTIVE", desired=2, running=2, task_definition="acme-web:3",
+                   deployments=(), events=(), network_configuration=None, capacity_provider_strategy=(),
+                   platform_version=None, deployment_configuration={
+                       "strategy": strategy, "deploymentCircuitBreaker": {"enable": breaker}})
+
+
+def definition(*images: str) -> TaskDefinition:
+    return TaskDefinition(arn="arn:aws:ecs:us-east-1:123456789012:task-definition/acme-web:3", containers=tuple(
+        Container(name=f"c{i}", image=image, essential=i == 0, log=None) for i, image in enumerate(images)))
+
+
+@pytest.mark.parametrize(("images", "strategy", "reason"), [
+    ((f"{REGISTRY}/acme-app:latest",), "BLUE_GREEN", "uses ECS's BLUE_GREEN deployment strategy"),
+    ((f"{REGISTRY}/acme-app",), "ROLLING", "runs acme-app with no tag: name a moving tag"),
+    ((f"{REGISTRY}/acme-app:v1.4.2",), "ROLLING", "runs acme-app:v1.4.2, the tag of one build"),
+    ((f"{REGISTRY}/acme-app:abc1234",), "ROLLING", "runs acme-app:abc1234, the tag of one build"),
+    ((f"{REGISTRY}/acme-app:latest", f"{REGISTRY}/acme-app:stable"), "ROLLING",
+     "runs acme-app:latest and acme-app:stable: one service runs one tag of a repository"),
+])
+def test_a_service_that_cannot_be_deployed_by_moving_a_tag_gets_the_reason(images, strategy, reason):
+    found = adopt._judge(service(strategy), definition(*images), ACCOUNT, REGION)
+    assert found.reason is not None and found.reason.startswith(reason), found.reason
+    assert found.pair is None
+
+
+def test_a_rolling_service_on_a_moving_ecr_tag_is_deployable_with_notes_on_what_it_lacks():
+    found = adopt._judge(service(breaker=False), definition("datadog/agent:7", f"{REGISTRY}/team/acme-app:latest"),
+                         ACCOUNT, REGION)
+    assert (found.reason, found.pair, found.container) == (None, ("team/acme-app", "latest"), "c1")
+    assert found.notes == ("no circuit breaker: a failing rollout runs until the timeout",
+                           "container c1 logs no awslogs: a migration's output cannot be shown")
+
+
+def test_image_references_environment_names_and_values_as_written():
+    assert adopt.ecr_image(f"{REGISTRY}/acme-app:latest") == adopt.Image(ACCOUNT, REGION, "acme-app", "latest", None)
+    assert adopt.ecr_image("ghcr.io/acme/app:latest") is None
+    assert [adopt.guess_environment(c) for c in ("acme-production", "acme_staging", "acme")] == [
+        "production", "staging", "acme"]
+    for value in ("123456789012", "yes", "https://x.example/healthz", "a b", "latest", "/ecs/acme", ["on", "web"]):
+        assert yaml.safe_load(f"key: {adopt.scalar(value)}")["key"] == value
+
+
+def test_a_key_the_schema_does_not_declare_is_never_written():
+    lines = adopt._Lines()
+    lines.key(4, ("environments", "qa", "cluster"), "acme-qa")
+    with pytest.raises(KeyError, match="deploy.environments.qa.clustr is not a key of the config schema"):
+        lines.key(4, ("environments", "qa", "clustr"), "acme-qa")
