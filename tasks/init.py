@@ -8,7 +8,7 @@ from pathlib import Path
 
 from invoke import task
 
-from ._runtime import boundary, say
+from ._runtime import boundary, is_dry, say
 from .core.errors import DeployError
 
 CONFIG_NAMES = ("fabric.yaml", "fabric.yml", "fabric.json", "fabric.py")  # what fab reads beside the fabfile
@@ -28,7 +28,7 @@ def project_folder() -> Path:
     "force": "replace an existing fabric.yaml",
 })
 def init(c, cluster, services="", env="", force=False):
-    """Write fabric.yaml from what an ECS cluster runs (reads AWS only); then fab check."""
+    """Write fabric.yaml from what an ECS cluster runs (reads AWS only; --dry: print it); then fab check."""
     with boundary():
         from invoke.util import yaml
 
@@ -68,6 +68,11 @@ def init(c, cluster, services="", env="", force=False):
             raise DeployError(f"{err}: nothing written") from None
         for line in adopt.summary(result, name):
             say(line)
+        if is_dry(c):  # `fab --dry init`: the file it would write, and nothing written
+            say(f"would write {shown}:")
+            for line in text.splitlines():
+                say(f"  {line}")
+            return
         target = existing if existing is not None and not force else folder / CONFIG_NAMES[0]
         if existing is not None and existing != target:
             existing.unlink()  # --force: the new file replaces it, and only one is read

@@ -55,8 +55,8 @@ class Application:
     python: Path
     sandbox: Sandbox
 
-    def run(self, *command: str) -> tuple[int, str]:
-        return stream(command, self.sandbox.process_environment(), cwd=self.folder, timeout=90)
+    def run(self, *command: str, cwd: Path | None = None) -> tuple[int, str]:
+        return stream(command, self.sandbox.process_environment(), cwd=cwd or self.folder, timeout=90)
 
     def fab(self, *arguments: str) -> tuple[int, str]:
         return self.run(str(self.python), "-m", "fabric", *arguments)
@@ -102,16 +102,26 @@ def application() -> Iterator[Application]:
         yield Application(folder, install(folder), sandbox)
 
 
-def test_the_installed_package_is_imported_under_its_own_name_beside_the_applications_tasks(application):
+@pytest.mark.parametrize("layout", ["tasks.py", "tasks/__init__.py"])
+def test_the_installed_package_is_imported_under_its_own_name_beside_the_applications_tasks(application, layout):
+    folder = application.folder
+    if layout != "tasks.py":  # another application, whose own tasks are a package; the same virtualenv
+        folder = folder.parent / "toy-app-package"
+        (folder / "tasks").mkdir(parents=True, exist_ok=True)
+        (folder / layout).write_text(APP_TASKS)
+        (folder / "fabfile.py").write_text(FABFILE)
     code, output = application.run(str(application.python), "-c", "import tasks, fab_ecs_release; "
-                                   "print(tasks.__file__); print(fab_ecs_release.__file__)")
+                                   "print(tasks.__file__); print(fab_ecs_release.__file__)", cwd=folder)
     assert code == 0, output
     app_module, library = output.split()
-    assert Path(app_module) == application.folder / "tasks.py"  # the application's module is not shadowed
+    assert Path(app_module) == folder / layout  # the application's module is not shadowed
     assert "site-packages" in library and str(ROOT) not in library  # the installed copy, not this checkout
-    code, output = application.run(str(application.python), "-m", "invoke", "--list")
+    code, output = application.run(str(application.python), "-m", "invoke", "--list", cwd=folder)
     assert code == 0, output
     assert "hello" in output and "deploy" not in output  # Invoke still finds the application's own tasks
+    code, output = application.run(str(application.python), "-m", "fabric", "--list", cwd=folder)
+    assert code == 0, output
+    assert "\n  deploy " in output and "hello" not in output  # and fab these
 
 
 def test_fab_lists_the_tasks_without_importing_boto3_or_requests(application):

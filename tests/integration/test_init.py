@@ -178,3 +178,17 @@ def test_env_adds_an_environment_to_an_existing_file_keeping_the_rest_as_written
     assert environments["qa"] == {"cluster": "acme-qa", "services": ["web"], "release_tag": "qa",
                                   "account": ACCOUNT}
     assert environments["staging"] == yaml.safe_load(before)["deploy"]["environments"]["staging"]
+
+
+def test_a_dry_run_prints_the_file_and_writes_nothing(world, app, capsys):
+    code, out, err, _ = init(capsys, "--cluster", "acme-staging")
+    written = (app / "fabric.yaml").read_text()
+    (app / "fabric.yaml").unlink()
+    before = len(PRODUCT_CALLS)
+    code, out, err = fab(capsys, "--dry", "init", "--cluster", "acme-staging")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1] == "would write fabric.yaml:"
+    assert "\n".join(line.removeprefix("  ") for line in lines[2:]) + "\n" == written
+    assert all(a.split(":")[1].startswith(READS) for a, _ in PRODUCT_CALLS[before:])
+    assert sorted(p.name for p in app.iterdir()) == ["fabfile.py"]

@@ -7,6 +7,7 @@ import yaml
 
 from tasks.core import adopt
 from tasks.core.ecs import Container, Service, TaskDefinition
+from tasks.core.errors import DeployError
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
@@ -60,3 +61,24 @@ def test_a_key_the_schema_does_not_declare_is_never_written():
     lines.key(4, ("environments", "qa", "cluster"), "acme-qa")
     with pytest.raises(KeyError, match="deploy.environments.qa.clustr is not a key of the config schema"):
         lines.key(4, ("environments", "qa", "clustr"), "acme-qa")
+
+
+def survey(repository: str = "acme-app") -> adopt.Survey:
+    web = adopt.Found(name="web", task_definition="acme-qa-web:1", container="app",
+                      image=adopt.Image(ACCOUNT, REGION, repository, "qa", None))
+    return adopt.Survey(cluster="acme-qa", region=REGION, account=ACCOUNT, services=[web], repository=repository,
+                        release_tag="qa")
+
+
+def test_an_environment_is_added_only_to_a_block_mapping_and_names_its_own_repository_where_it_differs():
+    flow = "deploy: {repository: acme-app, environments: {staging: {cluster: s, services: [web]}}}\n"
+    with pytest.raises(DeployError, match=r"^fabric.yaml: deploy.environments is not a block mapping"):
+        adopt.added_environment(flow, yaml.safe_load(flow), survey(), "qa", "fabric.yaml")
+    block = "deploy:\n  repository: acme-app\n  environments:\n    staging:\n      cluster: s\n      services: [web]\n"
+    same = yaml.safe_load(adopt.added_environment(block, yaml.safe_load(block), survey(), "qa", "fabric.yaml"))
+    assert "repository" not in same["deploy"]["environments"]["qa"]
+    other = yaml.safe_load(adopt.added_environment(block, yaml.safe_load(block), survey("acme-api"), "qa", "f"))
+    assert (other["deploy"]["environments"]["qa"]["repository"], other["deploy"]["repository"]) == (
+        "acme-api", "acme-app")
+    with pytest.raises(DeployError, match="^f has no deploy section"):
+        adopt.added_environment("other: 1\n", {"other": 1}, survey(), "qa", "f")
