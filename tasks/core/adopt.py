@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,7 +96,7 @@ class Survey:
         return [s for s in self.services if s.reason is not None]
 
 
-def survey(cluster: Cluster, accounts: Accounts, registry_for: Any, logs: Logs, region: str,
+def survey(cluster: Cluster, accounts: Accounts, registry_for: Callable[[str], Registry], logs: Logs, region: str,
            services: Sequence[str] = (), parallel: int = 8) -> Survey:
     """Read the cluster's services (or the named ones), judge each, and choose the environment's repository and tag.
 
@@ -174,16 +174,15 @@ def _with(found: Found, **changes: Any) -> Found:
     return Found(**{**found.__dict__, **changes})
 
 
-def _choose_release(result: Survey, registry_for: Any) -> None:
+def _choose_release(result: Survey, registry_for: Callable[[str], Registry]) -> None:
     """The (repository, tag) most deployable services run; the others are left out with the reason. The tag must
     be able to move there."""
     pairs = Counter(s.pair for s in result.services if s.pair)
     if not pairs:
         return
     (repository, tag), _ = pairs.most_common(1)[0]
-    registry: Registry = registry_for(repository)
     try:
-        movable = registry.tag_is_mutable(tag)
+        movable = registry_for(repository).tag_is_mutable(tag)
         problem = None if movable else f"{tag} is an immutable tag in {repository}: it cannot move"
     except AwsError:
         raise

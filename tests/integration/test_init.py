@@ -25,11 +25,12 @@ def app(project):
     return project
 
 
-def add_cluster(world: Any, name: str, services: dict[str, str], controller: str = "ECS") -> None:
+def add_cluster(world: Any, name: str, services: dict[str, str], controller: str = "ECS",
+                log_group: str = "/ecs/acme") -> None:
     """A cluster whose services each run the given image."""
     world.ecs.create_cluster(clusterName=name)
     for service, image in services.items():
-        world.ecs.register_task_definition(**seed.task_definition(f"{name}-{service}", "app", image, "/ecs/acme",
+        world.ecs.register_task_definition(**seed.task_definition(f"{name}-{service}", "app", image, log_group,
                                                                   REGION, service))
         seed.create_service(world.ecs, name, service, f"{name}-{service}", 1, world.network, ROLLING,
                             controller=controller)
@@ -192,3 +193,11 @@ def test_a_dry_run_prints_the_file_and_writes_nothing(world, app, capsys):
     assert "\n".join(line.removeprefix("  ") for line in lines[2:]) + "\n" == written
     assert all(a.split(":")[1].startswith(READS) for a, _ in PRODUCT_CALLS[before:])
     assert sorted(p.name for p in app.iterdir()) == ["fabfile.py"]
+
+
+def test_a_log_group_that_does_not_exist_is_warned_of_since_fab_check_would_fail(world, app, capsys):
+    add_cluster(world, "acme-qa", {"web": f"{IMAGE}:qa"}, log_group="/ecs/acme-qa")
+    code, out, err, _ = init(capsys, "--cluster", "acme-qa")
+    assert code == 0, err
+    assert out.splitlines()[1] == ("  warning: log group(s) /ecs/acme-qa do not exist: fab check fails until they "
+                                   "do (create them, or fix the task definitions)")
