@@ -126,14 +126,9 @@ def deployments(target: Target, services: dict[str, Service]) -> Check:
     refused, warnings, notes = [], [], []
     how: dict[str, list[str]] = {}  # how a service deploys and the time it is allowed -> those services
     for s in services.values():
-        if s.deployment_controller != "ECS":
-            refused.append(f"{s.name} uses the {s.deployment_controller} deployment controller: "
-                           f"{_OTHER_CONTROLLERS.get(s.deployment_controller, _UNKNOWN_CONTROLLER)}, or take it "
-                           f"out of {where}")
-            continue
-        if s.managed_by == "ECS":
-            refused.append(f"{s.name} is an Express service (ECS manages its resources and deploys it itself): "
-                           f"deploy it with `aws ecs update-express-gateway-service`, or take it out of {where}")
+        refusal = not_deployable(s)
+        if refusal:
+            refused.append(f"{refusal}, or take it out of {where}")
             continue
         allowed = target.rollout_timeout(s)
         needs = strategy_seconds(s.deployment_configuration)
@@ -172,6 +167,18 @@ def _strategy(service: Service, needs: float, allowed: float) -> str:
     if service.strategy == "ROLLING":
         return f"rolling, allowed {duration(allowed)}"
     return f"{service.strategy}, bakes {duration(needs)}, allowed {duration(allowed)}"
+
+
+def not_deployable(s: Service) -> str | None:
+    """Why a forced new deployment is not how `s` deploys, and what to do instead; None when the ECS controller
+    deploys it (rolling, blue/green, linear or canary: each is followed by its service deployment)."""
+    if s.deployment_controller != "ECS":
+        return (f"{s.name} uses the {s.deployment_controller} deployment controller: "
+                f"{_OTHER_CONTROLLERS.get(s.deployment_controller, _UNKNOWN_CONTROLLER)}")
+    if s.managed_by == "ECS":
+        return (f"{s.name} is an Express service (ECS manages its resources and deploys it itself): deploy it with "
+                "`aws ecs update-express-gateway-service`")
+    return None
 
 
 # What to do instead, for a service that another deployment controller deploys.

@@ -26,6 +26,7 @@ from .service_deployments import parse as parse_deployment
 DESCRIBE_SERVICES_LIMIT = 10
 DESCRIBE_TASKS_LIMIT = 100
 LIST_TASKS_LIMIT = 100
+LIST_SERVICES_LIMIT = 100
 
 
 def arn_name(arn: str) -> str:
@@ -194,6 +195,26 @@ class Cluster:
         # False once ECS answered that it does not offer the service-deployment API: not asked again this run
         self.deployments_api = True
 
+    def service_names(self) -> list[str]:
+        """Every service of the cluster, by name, sorted (`ListServices`, every page)."""
+        names: list[str] = []
+        params: dict[str, Any] = {"cluster": self.name, "maxResults": LIST_SERVICES_LIMIT}
+        while True:
+            try:
+                response = call("ecs:ListServices", self.client.list_services, **params)
+            except AwsError as err:
+                if err.code == "ClusterNotFoundException":
+                    raise self._missing_cluster("--cluster") from None
+                raise
+            names.extend(arn_name(arn) for arn in response.get("serviceArns") or [])
+            if not response.get("nextToken"):
+                return sorted(names)
+            params["nextToken"] = response["nextToken"]
+
+    def _missing_cluster(self, what: str = "the environment's cluster") -> DeployError:
+        return DeployError(f"ECS cluster {self.name!r} not found in this account and region: check {what}, the "
+                           "region and the credentials in use")
+
     def services(self, names: Sequence[str]) -> dict[str, Service]:
         """Every named service, `describe_services` 10 at a time; an error naming any that is missing."""
         found: dict[str, Service] = {}
@@ -204,10 +225,7 @@ class Cluster:
                 return call("ecs:DescribeServices", self.client.describe_services, cluster=self.name, services=chunk)
             except AwsError as err:
                 if err.code == "ClusterNotFoundException":
-                    raise DeployError(
-                        f"ECS cluster {self.name!r} not found in this account and region: check the environment's "
-                        "cluster, the region and the credentials in use"
-                    ) from None
+                    raise self._missing_cluster() from None
                 raise
 
         for response in fan_out(describe, chunks(names, DESCRIBE_SERVICES_LIMIT), self.parallel):

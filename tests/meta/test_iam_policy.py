@@ -109,6 +109,22 @@ def test_a_deploy_and_its_dry_run_make_only_granted_calls_and_the_plan_role_may_
     assert dry_run and dry_run <= policy_actions(policy("iam-policy-plan.json"))
 
 
+def test_fab_init_makes_only_reads_and_the_plan_role_may_make_them(world, project, capsys):
+    from conftest import RECORDED_ACTIONS, fab
+
+    earlier = set(RECORDED_ACTIONS)
+    RECORDED_ACTIONS.clear()
+    try:
+        (project / "fabric.yaml").unlink()
+        assert fab(capsys, "init", "--cluster", "acme-staging")[0] == 0
+        made = set(RECORDED_ACTIONS)
+    finally:
+        RECORDED_ACTIONS.update(earlier)
+    assert {"ecs:ListServices", "ecs:DescribeServices", "ecr:DescribeRepositories"} <= made
+    assert all(is_read(a) for a in made), made
+    assert made <= policy_actions(policy("iam-policy-plan.json"))
+
+
 def test_the_check_catches_a_call_no_policy_grants_and_a_grant_nothing_calls():
     from conftest import iam_problems
 
