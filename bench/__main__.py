@@ -33,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds to let the stock waiter wait on a FAILED rollout before stopping it (default 20)")
     p.add_argument("--migrations", type=int, default=10, help="`fab migrate` runs (default 10)")
     p.add_argument("--startup-repeat", type=int, default=25, help="`fab --list` runs per fabfile (default 25)")
+    p.add_argument("--blue-green-sizes", default="1,12,25", help="blue/green services to restart (default 1,12,25)")
     p.add_argument("--quick", action="store_true", help="a smoke run: small sizes, one repetition, no waiter")
     return p
 
@@ -42,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.sizes, args.repeat, args.sweep, args.aws_max, args.ecs_deploy_max = "1,2", 1, 1, 0, 1
         args.lag_repeat, args.migrations, args.startup_repeat = 1, 2, 3
+        args.blue_green_sizes = "1,2"
     pace = measure.Pace(args.rollout_seconds, args.poll_interval, args.migration_seconds)
     tools = measure.Tools(fab=fab_executable(), aws=executable("aws"), ecs_deploy=executable("ecs"))
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - progress; the tables go to stdout
@@ -51,15 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     sizes = [int(n) for n in args.sizes.split(",")]
     results: dict = {"machine": report.machine(), "versions": report.versions(tools), "pace": vars(pace)}
-    say(f"1/4 restarts of N = {sizes} services (T={pace.rollout_seconds:g}s, P={pace.poll_interval:g}s)")
+    say(f"1/5 restarts of N = {sizes} services (T={pace.rollout_seconds:g}s, P={pace.poll_interval:g}s)")
     results["restart"] = measure.restarts(pace, tools, sizes, repeat=args.repeat, sweep=args.sweep,
                                           aws_max=args.aws_max, ecs_deploy_max=args.ecs_deploy_max, say=say)
-    say("2/4 detection lag: success, circuit-breaker rollback, FAILED")
+    say("2/5 detection lag: success, circuit-breaker rollback, FAILED")
     results["detection"] = measure.detection(pace, tools, repeat=args.lag_repeat, waiter_cap=args.waiter_cap, say=say)
-    say("3/4 migration's last log line")
+    say("3/5 migration's last log line")
     results["migration"] = measure.migration(pace, tools, repeat=args.migrations, say=say)
-    say("4/4 start-up of fab --list")
+    say("4/5 start-up of fab --list")
     results["startup"] = measure.startup(tools, repeat=args.startup_repeat, say=say)
+    say("5/5 blue/green restarts, followed by their service deployments")
+    results["blue_green"] = measure.blue_green(pace, tools, [int(n) for n in args.blue_green_sizes.split(",")],
+                                               say=say)
     results["targets"] = report.targets(results, pace)
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     print(report.render(results))

@@ -306,6 +306,52 @@ def restarts(pace: Pace, tools: Tools, sizes: Sequence[int], *, repeat: int, swe
     return rows
 
 
+# --- blue/green: a restart of N services followed by their service deployments ---------------------------------
+
+POLL_OPERATIONS = ("DescribeServices", "DescribeServiceDeployments")
+
+
+def calls_per_poll(m: Measurement, interval: float) -> dict[str, list[int]]:
+    """Per operation of the wait loop, the distinct numbers of its calls in one poll (bursts of calls after the
+    last UpdateService, separated by more than half a poll interval)."""
+    updates = [c.at for c in m.calls if c.operation == "UpdateService"]
+    if not updates:
+        return {}
+    bursts: list[list[ApiCall]] = []
+    for call in m.calls:
+        if call.operation not in POLL_OPERATIONS or call.at < updates[-1]:
+            continue
+        if bursts and call.at - bursts[-1][-1].at <= interval / 2:
+            bursts[-1].append(call)
+        else:
+            bursts.append([call])
+    return {op: sorted({sum(c.operation == op for c in burst) for burst in bursts}) for op in POLL_OPERATIONS}
+
+
+def blue_green(pace: Pace, tools: Tools, sizes: Sequence[int], *, say: Any) -> list[dict[str, Any]]:
+    """`fab restart` of N BLUE_GREEN services with a 0-minute bake: how long after ECS's last SUCCESSFUL fab ends,
+    and the calls each poll makes (ceil(N/10) DescribeServices, ceil(N/20) DescribeServiceDeployments)."""
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        with session(pace, tools, services=settings.numbered_services(n)) as s:
+            ecs = s.sandbox.client("ecs")
+            for name in s.services:
+                ecs.update_service(cluster=settings.CLUSTER, service=name, deploymentConfiguration={
+                    "deploymentCircuitBreaker": {"enable": True, "rollback": True}, "maximumPercent": 200,
+                    "minimumHealthyPercent": 100, "strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0})
+            m = s.measure(s.fab_restart())
+            row = {"tool": "fab", "strategy": "BLUE_GREEN", "n": n, **fab_restart_row(m, s.services, pace),
+                   "calls_per_poll": calls_per_poll(m, pace.poll_interval)}
+            rows.append(row)
+            say(f"  fab restart, N={n} blue/green: exits {_seconds(row['exit_after_slowest_s'])} after the last "
+                f"SUCCESSFUL, calls per poll {row['calls_per_poll']}")
+    return rows
+
+
+def _seconds(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}s"
+
+
 # --- 2: detection lag for success, rollback and failure ---------------------------------------------------------
 
 SCENARIO_TRUTH = {"success": "COMPLETED", "rollout-fails": "ROLLED_BACK", "tasks-stop": "FAILED"}

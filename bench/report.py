@@ -55,7 +55,18 @@ def targets(results: dict[str, Any], pace: Pace) -> list[dict[str, Any]]:
     measured_ok = right and all(lag <= p for lag in lags.values())
     startup = results["startup"]
     migration = results["migration"]
+    green = results.get("blue_green", [])
+    green_worst = max((row["exit_after_slowest_s"] or 0.0 for row in green), default=0.0)
+    green_calls = all(max(row["calls_per_poll"].get("DescribeServiceDeployments") or [0]) <= math.ceil(row["n"] / 20)
+                      and max(row["calls_per_poll"].get("DescribeServices") or [0]) <= math.ceil(row["n"] / 10)
+                      for row in green)
     return [
+        {"target": f"a blue/green restart ends within one poll interval ({p:g} s) of ECS's last SUCCESSFUL",
+         "measured": ", ".join(f"N={row['n']}: {_s(row['exit_after_slowest_s'])} s" for row in green) or "not run",
+         "met": bool(green) and green_worst <= p and all(row["ok"] for row in green)},
+        {"target": "per poll: ceil(N/20) DescribeServiceDeployments and ceil(N/10) DescribeServices",
+         "measured": ", ".join(f"N={row['n']}: {row['calls_per_poll']}" for row in green) or "not run",
+         "met": bool(green) and green_calls},
         {"target": f"N services finish within one poll interval ({p:g} s) of the slowest rollout",
          "measured": f"fab exits at worst {worst_exit:.2f} s after the slowest rollout ends (every N and phase); "
                      f"its last state line at worst {worst_report:.2f} s after",
@@ -168,6 +179,16 @@ def render(results: dict[str, Any]) -> str:
         f"| bare Fabric (one @task) | {st['bare']['median'] * 1000:.0f} ms | {st['bare']['min'] * 1000:.0f} ms "
         f"| {st['bare']['max'] * 1000:.0f} ms |",
         f"| ratio | x{st['ratio']:.2f} | x{st['min_ratio']:.2f} | |",
+        "",
+        "### Blue/green restart of N services (0-minute bake), judged by their service deployments",
+        "",
+        "| N | fab | exits after ECS's last SUCCESSFUL | DescribeServices per poll | DescribeServiceDeployments "
+        "per poll | fab API calls |",
+        "|---|---|---|---|---|---|",
+        *(f"| {row['n']} | {row['wall_s']:.2f} s{'' if row['ok'] else ' FAILED'} | {_s(row['exit_after_slowest_s'])} s "
+          f"| {'/'.join(map(str, row['calls_per_poll'].get('DescribeServices', [])))} "
+          f"| {'/'.join(map(str, row['calls_per_poll'].get('DescribeServiceDeployments', [])))} "
+          f"| {row['api_calls_total']}: {_calls(row['api_calls'])} |" for row in results.get("blue_green", ())),
         "",
         "### Targets",
         "",
