@@ -33,7 +33,8 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds to let the stock waiter wait on a FAILED rollout before stopping it (default 20)")
     p.add_argument("--migrations", type=int, default=10, help="`fab migrate` runs (default 10)")
     p.add_argument("--startup-repeat", type=int, default=25, help="`fab --list` runs per fabfile (default 25)")
-    p.add_argument("--blue-green-sizes", default="1,12,25", help="blue/green services to restart (default 1,12,25)")
+    p.add_argument("--blue-green-sizes", default="1,12,25,50",
+                   help="blue/green services to restart (default 1,12,25,50)")
     p.add_argument("--quick", action="store_true", help="a smoke run: small sizes, one repetition, no waiter")
     return p
 
