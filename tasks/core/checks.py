@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from .clock import duration
+from .clock import duration, span
 from .config import SleuthSettings
 from .credentials import known_lifetime, lifetime_warning
 from .ecr import Image, reference_repository, reference_tag
@@ -165,8 +165,8 @@ STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
 def _strategy(service: Service, needs: float, allowed: float) -> str:
     """`BLUE_GREEN, bakes 15m00s, allowed 25m00s`: how a service deploys and the time its rollout is given."""
     if service.strategy == "ROLLING":
-        return f"rolling, allowed {duration(allowed)}"
-    return f"{service.strategy}, bakes {duration(needs)}, allowed {duration(allowed)}"
+        return f"rolling, allowed {span(allowed)}"
+    return f"{service.strategy}, bakes {span(needs)}, allowed {span(allowed)}"
 
 
 def not_deployable(s: Service) -> str | None:

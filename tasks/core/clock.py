@@ -71,6 +71,11 @@ def duration(seconds: float) -> str:
     return f"{minutes}m{rest:02d}s"
 
 
+def span(seconds: float) -> str:
+    """`35s`, `10m00s`: a time allowed, as a person says it (whole seconds)."""
+    return f"{seconds:.0f}s" if seconds < 60 else duration(seconds)
+
+
 @dataclass
 class _Outage:
     since: float

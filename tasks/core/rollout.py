@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .clock import Clock, Say, Wait, duration
+from .clock import Clock, Say, Wait, duration, span
 from .ecr import reference_repository, short
 from .ecs import SKEW, Cluster, Deployment, Event, Service, Task, arn_name
 from .errors import DeployError
@@ -245,8 +245,7 @@ def wait(
 
 def _time_out(cluster: Cluster, rollout: Rollout, waiting: Wait, elapsed: float, env_name: str) -> None:
     rollout.state = TIMED_OUT
-    took = f"{elapsed:.0f}s" if elapsed < 60 else duration(elapsed)
-    rollout.reason = f"still in progress after {took}{_waits_on(rollout, env_name)}{waiting.trouble()}"
+    rollout.reason = f"still in progress after {span(elapsed)}{_waits_on(rollout, env_name)}{waiting.trouble()}"
     rollout.settled = True
     if rollout.deployment_id:
         with waiting.tolerating("stopped tasks"):

@@ -26,7 +26,7 @@ def test_blue_green_beside_rolling_succeeds_says_each_stage_once_and_tells_sleut
     d = deploy("blue-green")
     w = d.world
     assert d.run.exit_code == 0, d.run.output
-    assert ("  [ok  ] deployments: web: BLUE_GREEN, bakes 2m00s, allowed 2m15s; worker: rolling, allowed 15.0s "
+    assert ("  [ok  ] deployments: web: BLUE_GREEN, bakes 2m00s, allowed 2m15s; worker: rolling, allowed 15s "
             "(ECS controller), circuit breaker on") in d.run.lines
     # in real time some stages pass between two polls; each one seen is said once, never once per poll
     stages = [line.split(": ", 1)[1] for line in d.run.lines if line.startswith("    web: ") and "%" in line]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from .. import rollout
-from ..clock import duration
+from ..clock import duration, span
 from ..ecr import short
 from ..ecs import Service, arn_name
 from ..errors import DeployError
@@ -53,8 +53,8 @@ class Restart(Step):
             running = f"{service.running}/{service.desired} running"
             how = "rolling" if service.strategy == "ROLLING" else service.strategy
             bakes = strategy_seconds(service.deployment_configuration)
-            time = f", bakes {duration(bakes)}" if bakes else ""
-            allowed = f", allowed {duration(self.allowed[service.name])}" if service.name in self.allowed else ""
+            time = f", bakes {span(bakes)}" if bakes else ""
+            allowed = f", allowed {span(self.allowed[service.name])}" if service.name in self.allowed else ""
             lines.append(f"force a new deployment of {service.name} ({td}, {running}; {how}{time}{allowed})")
         if self.expect is not None:
             lines.append(f"then check that every running task runs {short(self.expect.digest)}")
