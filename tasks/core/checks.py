@@ -166,7 +166,8 @@ def _strategy(service: Service, needs: float, allowed: float) -> str:
     """`BLUE_GREEN, bakes 15m00s, allowed 25m00s`: how a service deploys and the time its rollout is given."""
     if service.strategy == "ROLLING":
         return f"rolling, allowed {span(allowed)}"
-    return f"{service.strategy}, bakes {span(needs)}, allowed {span(allowed)}"
+    bakes = f", bakes {span(needs)}" if needs else ""
+    return f"{service.strategy}{bakes}, allowed {span(allowed)}"
 
 
 def not_deployable(s: Service) -> str | None:

@@ -124,3 +124,15 @@ def test_a_restart_shows_the_deployment_item_in_its_plan_and_its_run(world, proj
                           "  [warn] worker has "
                           "no deployment circuit breaker: a rollout whose tasks keep failing runs until the timeout "
                           "(10m00s)")
+
+
+def test_a_strategy_this_version_does_not_know_is_shown_as_ecs_says_it_and_followed_by_its_status(world, project,
+                                                                                                   capsys):
+    world.ecs.update_service(cluster="acme-staging", service="worker",
+                             deploymentConfiguration={**ROLLING, "strategy": "SPIRAL_2027"})
+    code, out, err = fab(capsys, *DEPLOY)
+    assert (code, err) == (0, ""), err
+    assert ("  [warn] worker uses ECS's SPIRAL_2027 deployment strategy, which this tool does not know: it is "
+            "followed by its service deployment's status, and no bake time is counted for it") in out.splitlines()
+    assert "; worker: SPIRAL_2027, allowed 10m00s (ECS controller)" in out  # no bake claimed for it
+    assert world.running_images() == {"web": {world.new_digest}, "worker": {world.new_digest}}
