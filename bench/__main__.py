@@ -23,7 +23,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rollout-seconds", type=float, default=3.0, help="T: how long each rollout takes (default 3)")
     p.add_argument("--poll-interval", type=float, default=1.0, help="P: fab's poll_interval (default 1)")
     p.add_argument("--migration-seconds", type=float, default=2.0, help="how long the migration task runs")
-    p.add_argument("--sizes", default="1,2,5,10,20", help="numbers of services to restart (default 1,2,5,10,20)")
+    p.add_argument("--sizes", default="1,2,5,12,20,50", help="numbers of services to restart (default 1,2,5,12,20,50)")
     p.add_argument("--repeat", type=int, default=2, help="fab restarts per size (default 2)")
     p.add_argument("--sweep", type=int, default=3, help="extra fab restarts of the largest N at other phases")
     p.add_argument("--aws-max", type=int, default=5, help="largest N for the AWS CLI (15 s a service; default 5)")

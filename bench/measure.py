@@ -236,8 +236,14 @@ def fab_restart_row(m: Measurement, services: Sequence[str], pace: Pace) -> dict
     bursts = polls(m, pace.poll_interval)
     per_poll = [len(b) for b in bursts]
     periods = [later[0] - earlier[0] for earlier, later in zip(bursts, bursts[1:], strict=False)]
+    verdict_at = next((line.at for line in run.lines if line.text.startswith("restarted ")), None)
     return {
         "wall_s": r(m.seconds),
+        # where the time after the slowest rollout goes: seen (its last state line), checked (every task's image
+        # read: the verdict line), exited (the lock released, the process gone)
+        "breakdown_s": {"seen": r(last_report - last_end) if last_end and last_report else None,
+                        "checked": r(verdict_at - last_report) if verdict_at and last_report else None,
+                        "exited": r(run.ended - verdict_at) if verdict_at else None},
         "ecs_s": r(last_end - min(e.started for e in m.ends)) if m.ends else None,
         "exit_after_slowest_s": r(run.ended - last_end) if last_end else None,
         "report_after_slowest_s": r(last_report - last_end) if last_end and last_report else None,

@@ -113,8 +113,8 @@ def render(results: dict[str, Any]) -> str:
         "",
         "### Restart of N services (wall time; x = ratio to fab at the same N)",
         "",
-        "| N | fab | fab exits after slowest rollout | describe_services per poll | fab API calls "
-        "| AWS CLI update + wait | ecs-deploy |",
+        "| N | fab | fab exits after slowest rollout (seen + checked + exited) | describe_services per poll "
+        "| fab API calls | AWS CLI update + wait | ecs-deploy |",
         "|---|---|---|---|---|---|---|",
     ]
     rows = [row for row in results["restart"] if "phase" not in row]
@@ -130,6 +130,7 @@ def render(results: dict[str, Any]) -> str:
             cells.append(f"{peer['wall_s']:.1f} s (x{ratio:.1f})" + ("" if peer["ok"] else " FAILED"))
         out.append(
             f"| {n} | {fab['wall_s']:.2f} s{'' if fab['ok'] else ' FAILED'} | {_s(fab['exit_after_slowest_s'])} s "
+            f"({' + '.join(_s(fab['breakdown_s'][k]) for k in ('seen', 'checked', 'exited'))}) "
             f"| {'/'.join(map(str, fab['describe_services_per_poll']))} ({fab['polls']} polls) "
             f"| {fab['api_calls_total']}: {_calls(fab['api_calls'])} | {cells[0]} | {cells[1]} |"
         )
