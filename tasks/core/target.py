@@ -19,6 +19,7 @@ from .ecs import Cluster
 from .identity import Accounts
 from .lock import DeployLock
 from .logs import Logs
+from .record import Journal
 
 # How long a write AWS throttled is tried again while a deploy goes forward; a put-back tries for its own time.
 WRITE_RETRY_SECONDS = 60.0
@@ -35,6 +36,7 @@ class Target:
     interval: float  # seconds between two polls
     parallel: int = 8  # new deployments started at once (deploy.parallel)
     _clients: Clients | None = field(default=None, repr=False)  # for the gateways made on first use
+    journal: Journal = field(default_factory=Journal)  # what the executor saw: the deploy record's steps
 
     @property
     def writes(self) -> Writes:

@@ -1,0 +1,62 @@
+"""What happens once a changing run is over, whatever its outcome: its record is built and written (`--record
+FILE`), and the lines the run's end prints about that.
+
+Assumptions: this runs while the run still holds the deploy lock, so no other run writes beside it. Nothing here
+may change a run's outcome: each failure is a warning line, and the run's own outcome (said by the task boundary)
+stays the last line. Ctrl-C or SIGTERM while this runs ends it quietly: the run is already over.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import record as records
+
+if TYPE_CHECKING:
+    from .target import Target
+
+
+class Ending:
+    """Made when a changing run starts (its start time, who runs it), closed when it is over."""
+
+    def __init__(self, target: Target, *, task: str, sha: str = "", record_file: str | None = None,
+                 who: tuple[str, str] | None = None, environ: Mapping[str, str] | None = None) -> None:
+        from .lock import whoami
+
+        self.target = target
+        self.task = task
+        self.sha = sha
+        self.record_file = record_file
+        self.who = who or whoami()
+        self.environ = environ
+        self.started_at: datetime = target.clock.now()
+        self.started = target.clock.monotonic()
+        self.record: dict[str, Any] | None = None
+
+    def close(self, error: BaseException | None) -> None:
+        """Build the record of a run that ended with `error` (None: success) and write it; never raises."""
+        say = self.target.say
+        try:
+            self.record = records.build(
+                self.target, task=self.task, sha=self.sha, started_at=self.started_at,
+                seconds=self.target.clock.monotonic() - self.started, outcome=records.outcome_of(error),
+                who=self.who, environ=dict(self.environ) if self.environ is not None else None)
+            self._write_file(self.record)
+        except KeyboardInterrupt:
+            return
+        except Exception as err:  # a bug here must not hide the run's outcome
+            say(f"warning: the deploy record was not written: unexpected {type(err).__name__}: {err}")
+
+    def _write_file(self, record: dict[str, Any]) -> None:
+        if not self.record_file:
+            return
+        problem = records.write_file(record, self.record_file)
+        say = self.target.say
+        if problem is None:
+            say(f"record: {records.summary(record)}; written to {self.record_file}")
+            return
+        say(f"warning: the deploy record could not be written to {self.record_file}: {problem}; here it is:")
+        say(json.dumps(record, separators=(",", ":")))
