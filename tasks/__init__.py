@@ -13,7 +13,7 @@ from typing import Any
 
 from invoke import Collection
 
-from . import check, deploy, image_tag, migrate, notify, restart, retag, rollback, status, unlock
+from . import check, deploy, history, image_tag, migrate, notify, restart, retag, rollback, status, unlock
 from .core.schema import DEFAULTS
 
 __all__ = ["ns"]
@@ -26,6 +26,7 @@ collection.add_task(restart.restart)
 collection.add_task(notify.notify)
 collection.add_task(rollback.rollback)
 collection.add_task(status.status)
+collection.add_task(history.history)
 collection.add_task(check.check)
 collection.add_task(image_tag.image_tag)
 collection.add_task(unlock.unlock)

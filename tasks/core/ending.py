@@ -1,5 +1,6 @@
-"""What happens once a changing run is over, whatever its outcome: its record is built and written (`--record
-FILE`), and the lines the run's end prints about that.
+"""What happens once a changing run is over, whatever its outcome: its record is built, added to the
+environment's history in SSM (history.py) when the run got as far as changing something, and written to a file
+(`--record FILE`).
 
 Assumptions: this runs while the run still holds the deploy lock, so no other run writes beside it. Nothing here
 may change a run's outcome: each failure is a warning line, and the run's own outcome (said by the task boundary)
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import record as records
+from .errors import DeployError
 
 if TYPE_CHECKING:
     from .target import Target
@@ -44,11 +46,26 @@ class Ending:
                 self.target, task=self.task, sha=self.sha, started_at=self.started_at,
                 seconds=self.target.clock.monotonic() - self.started, outcome=records.outcome_of(error),
                 who=self.who, environ=dict(self.environ) if self.environ is not None else None)
+            self._append(self.record)
             self._write_file(self.record)
         except KeyboardInterrupt:
             return
         except Exception as err:  # a bug here must not hide the run's outcome
             say(f"warning: the deploy record was not written: unexpected {type(err).__name__}: {err}")
+
+    def _append(self, record: dict[str, Any]) -> None:
+        """The run in the history; a run refused before any step (no change) is not a deploy to list."""
+        if not record["steps"] or record["result"] == records.REFUSED:
+            return
+        history = self.target.history
+        try:
+            version = history.append(record)
+        except DeployError as err:
+            record["history"] = {"parameter": history.name, "version": None, "problem": str(err)}
+            self.target.say(f"warning: this run is not in the history of {self.target.env.name} (fab history): "
+                            f"{err}")
+            return
+        record["history"] = {"parameter": history.name, "version": version}
 
     def _write_file(self, record: dict[str, Any]) -> None:
         if not self.record_file:
