@@ -30,7 +30,7 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False, record=None):
 
         # it may wait for the migration, the rollout and the smoke check, and after a failure for the rollout back
         with changing(c, environment, task="deploy", record=record, sha=sha, timeout=limit, break_lock=break_lock,
-                      waits=2, put_back=True, smoke=True) as target:
+                      waits=2, put_back=True, smoke=True, notify=True) as target:
             preflight = run_checks(target)
             plan = planner.deploy(target, sha=sha, tag=tag, preflight=preflight, sleuth=config.sleuth)
             intro = [f"Deploying {sha} ({environment.repository}:{tag}) to {environment.name}", *plan.notices,

@@ -26,7 +26,7 @@ def rollback(c, env, timeout=None, break_lock=False, record=None):
 
         # the rollout and the smoke check, and after a failure the rollout back
         with changing(c, environment, task="rollback", record=record, timeout=limit, break_lock=break_lock,
-                      put_back=True, smoke=True) as target:
+                      put_back=True, smoke=True, notify=True) as target:
             plan = planner.rollback(target, preflight=run_checks(target), sleuth=config.sleuth)
             move = plan.step(Retag)
             notify = next((step for step in plan.steps if isinstance(step, Notify)), None)

@@ -1,6 +1,7 @@
-"""What happens once a changing run is over, whatever its outcome: its record is built, added to the
-environment's history in SSM (history.py) when the run got as far as changing something, and written to a file
-(`--record FILE`).
+"""What happens once a changing run is over, whatever its outcome: its record is built; for a deploy or a
+rollback, the notifiers of `deploy.notify` (notifier.py) are told how it ended, after a success and after a
+failure alike; the record is added to the environment's history in SSM (history.py) when the run got as far as
+changing something, and written to a file (`--record FILE`).
 
 Assumptions: this runs while the run still holds the deploy lock, so no other run writes beside it. Nothing here
 may change a run's outcome: each failure is a warning line, and the run's own outcome (said by the task boundary)
@@ -25,13 +26,15 @@ class Ending:
     """Made when a changing run starts (its start time, who runs it), closed when it is over."""
 
     def __init__(self, target: Target, *, task: str, sha: str = "", record_file: str | None = None,
-                 who: tuple[str, str] | None = None, environ: Mapping[str, str] | None = None) -> None:
+                 notify: bool = False, who: tuple[str, str] | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         from .lock import whoami
 
         self.target = target
         self.task = task
         self.sha = sha
         self.record_file = record_file
+        self.notify = notify
         self.who = who or whoami()
         self.environ = environ
         self.started_at: datetime = target.clock.now()
@@ -46,12 +49,52 @@ class Ending:
                 self.target, task=self.task, sha=self.sha, started_at=self.started_at,
                 seconds=self.target.clock.monotonic() - self.started, outcome=records.outcome_of(error),
                 who=self.who, environ=dict(self.environ) if self.environ is not None else None)
+            self._tell(self.record)
             self._append(self.record)
             self._write_file(self.record)
         except KeyboardInterrupt:
             return
         except Exception as err:  # a bug here must not hide the run's outcome
             say(f"warning: the deploy record was not written: unexpected {type(err).__name__}: {err}")
+
+    def _tell(self, record: dict[str, Any]) -> None:
+        """Sleuth's answer (its step ran in the plan), then each notifier of `deploy.notify` told; each outcome
+        is said, and kept in the record's `notified`."""
+        from .notifier import configured
+        from .steps.notify import Notify
+
+        plan = self.target.journal.plan
+        for step in plan.steps if plan else []:
+            if isinstance(step, Notify) and (step.answer is not None or step.problem is not None):
+                record["notified"].append({"notifier": "Sleuth", "told": step.answer is not None,
+                                           "answer": step.answer, "problem": step.problem})
+        if not self.notify:
+            return
+        say = self.target.say
+        notifiers, problems = configured(self.target.env.notify, self.environ)
+        for name, problem in problems:
+            record["notified"].append({"notifier": name, "told": False, "answer": None, "problem": problem})
+            say(f"WARNING: {problem}")
+        succeeded = record["result"] == records.SUCCEEDED
+        for notifier in notifiers:
+            if not (succeeded or notifier.on_failure):
+                continue
+            try:
+                answer = notifier.tell(record, self.target.clock, say=say)
+            except DeployError as err:
+                record["notified"].append({"notifier": notifier.name, "told": False, "answer": None,
+                                           "problem": str(err)})
+                say(f"WARNING: {notifier.name} was NOT told that the {self.task} {record['result']}: {err}")
+                continue
+            except Exception as err:  # a notification must never change the run's outcome
+                problem = notifier.scrub(f"unexpected {type(err).__name__}: {err}")
+                record["notified"].append({"notifier": notifier.name, "told": False, "answer": None,
+                                           "problem": problem})
+                say(f"WARNING: {notifier.name} was NOT told that the {self.task} {record['result']}: {problem}")
+                continue
+            record["notified"].append({"notifier": notifier.name, "told": True, "answer": answer or None,
+                                       "problem": None})
+            say(f"{notifier.name}: told that the {self.task} {record['result']}")
 
     def _append(self, record: dict[str, Any]) -> None:
         """The run in the history; a run refused before any step (no change) is not a deploy to list."""

@@ -77,7 +77,8 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
         with target.writes.for_up_to(target.put_back_timeout):  # giving up early would leave production mixed
             while pending:
                 pending[0].put_back(target)
-                journal.put_back_step(pending.pop(0).name, "put back")
+                done = pending.pop(0)
+                journal.put_back_step(done.name, "put back" if _changes(done) else "nothing to put back")
     except KeyboardInterrupt as stop:
         journal.put_back_outcome = STOPPED
         _unreached(journal, pending)
@@ -103,6 +104,11 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
         say(f"==> put back in {took} ({duration(clock.monotonic() - started)} in all); state now:")
     _state(plan, target, ran)
     _commands(target, pending, "to finish putting it back by hand, in this order:", plan.put_back_hint)
+
+
+def _changes(step: Step) -> bool:
+    """Whether the step has anything to put back (a migration, a request: nothing)."""
+    return type(step).put_back is not Step.put_back
 
 
 def _unreached(journal: Journal, pending: Sequence[Step]) -> None:

@@ -128,6 +128,7 @@ def build(target: Target, *, task: str, sha: str, started_at: datetime, seconds:
         "where": who[1],
         "ci_job_url": job_url,
         "result": result,
+        "verified": _verified(target) if result == SUCCEEDED else None,
         "exit_status": outcome.exit_status,
         "error": outcome.error,
         "notified": [],
@@ -164,6 +165,15 @@ def _digests(target: Target) -> tuple[str | None, str | None, str | None]:
     elif isinstance(migrate, Migrate) and migrate.image is not None:
         digest = migrate.image.digest
     return digest, digest, None
+
+
+def _verified(target: Target) -> bool | None:
+    """Whether every task was seen running the expected image (None: the run restarted nothing)."""
+    from .steps.restart import Restart
+
+    plan = target.journal.plan
+    restart = next((step for step in plan.steps if isinstance(step, Restart)), None) if plan else None
+    return None if restart is None else restart.verified
 
 
 def _read(target: Target) -> str | None:

@@ -62,7 +62,7 @@ def test_a_failed_deploy_records_the_step_that_failed_and_what_was_put_back(worl
     assert "web" in record["steps"][2]["error"]
     assert record["put_back"]["outcome"] == "complete"
     assert [(s["name"], s["outcome"]) for s in record["put_back"]["steps"]] == [
-        ("retag", "put back"), ("migrate", "put back"), ("restart", "put back")]
+        ("retag", "put back"), ("migrate", "nothing to put back"), ("restart", "put back")]
     assert record["release_tag"]["digest"] == record["release_tag_before"]["digest"] == world.old_digest
     assert "record: deploy of " + NEW_SHA + " to staging failed (exit 1) at restart; put-back complete" in out
 
