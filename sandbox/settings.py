@@ -43,7 +43,13 @@ FAKE_AWS_SECRET_ACCESS_KEY = "sandboxFakeSecretAccessKeyNotReal0000042"
 FAKE_SLEUTH_API_TOKEN = "sandbox-fake-sleuth-token-not-a-secret-42"
 FAKE_SMOKE_TOKEN = "sandbox-fake-health-url-token-not-a-secret-42"  # the health URL's Bearer token
 SMOKE_TOKEN_VARIABLE = "SMOKE_TOKEN"  # fabric.yaml's smoke header reads it: Authorization: Bearer ${SMOKE_TOKEN}
-SECRETS = (FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_SLEUTH_API_TOKEN, FAKE_SMOKE_TOKEN)
+# The secret parts of the Slack and webhook stand-ins' URLs, and the variables fab reads the URLs from
+FAKE_SLACK_SECRET = "sandboxFakeSlackHookSecret42"
+FAKE_WEBHOOK_SECRET = "sandbox-fake-webhook-secret-42"
+SLACK_VARIABLE = "SLACK_WEBHOOK_URL"
+WEBHOOK_VARIABLE = "DEPLOY_WEBHOOK_URL"
+SECRETS = (FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_SLEUTH_API_TOKEN, FAKE_SMOKE_TOKEN,
+           FAKE_SLACK_SECRET, FAKE_WEBHOOK_SECRET)
 # The sandbox's own look inside (seeding, tests reading state back) signs with this key, so the faults and the
 # latency it plays are only ever seen by the tool under test.
 INSPECTOR_ACCESS_KEY_ID = "AKIASANDBOXINSPECTOR"
@@ -115,6 +121,8 @@ class Options:
     rollout_seconds: float = 4.0  # how long a rollout takes from update_service to its end state
     minute_seconds: float = MINUTE_SECONDS  # one ECS minute of bake time or hook timeout, in seconds
     sleuth_failures: int = 0  # answer 503 this many times before accepting registrations
+    notify: bool = False  # the generated fabric.yaml tells the Slack and webhook stand-ins (deploy.notify)
+    hook_failures: int = 0  # the Slack and webhook stand-ins answer 500 this many times first
     faults: tuple[Fault, ...] = ()  # AWS calls that fail (default: the scenario's, none but for flaky-aws)
     latency: float = 0.0  # seconds every AWS call of the tool under test waits before it is answered
     aws_port: int = 0  # 0: a free port
@@ -130,8 +138,8 @@ class Options:
             raise ValueError("migration and rollout times must be positive")
         if self.minute_seconds < 0:
             raise ValueError("minute_seconds must be 0 or more")
-        if self.sleuth_failures < 0:
-            raise ValueError("sleuth_failures must be 0 or more")
+        if self.sleuth_failures < 0 or self.hook_failures < 0:
+            raise ValueError("sleuth_failures and hook_failures must be 0 or more")
         if self.latency < 0:
             raise ValueError("latency must be 0 or more")
         if not self.services or any(not name or desired < 1 for name, desired in self.services.items()):

@@ -1,5 +1,5 @@
-"""The sandbox as one object: emulated AWS, the ECS emulator, and stand-ins for Sleuth and for the application's
-health URL, started and stopped together.
+"""The sandbox as one object: emulated AWS, the ECS emulator, and stand-ins for Sleuth, a Slack incoming webhook, a
+JSON webhook and the application's health URL, started and stopped together.
 
 Assumptions: moto's server runs in this process (`ThreadedMotoServer`) because the ECS emulator changes moto's
 backend objects directly. moto's backends are process-global, so one sandbox runs per process at a time, and
@@ -28,11 +28,12 @@ from moto.ecs.models import ecs_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 
-from . import settings, snapshot
+from . import hooks, settings, snapshot
 from .api_calls import ApiCalls
 from .ecs import EcsEmulator
 from .faults import Faults
 from .health import HealthStandIn
+from .hooks import Delivery, HookStandIn
 from .seed import World, seed
 from .sleuth import Registration, SleuthStandIn
 
@@ -51,7 +52,8 @@ CLEARED_VARIABLES = (
 # not chosen otherwise skips them.
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
-SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SLEUTH_API_TOKEN", settings.SMOKE_TOKEN_VARIABLE)
+SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SLEUTH_API_TOKEN", settings.SMOKE_TOKEN_VARIABLE,
+                    settings.SLACK_VARIABLE, settings.WEBHOOK_VARIABLE)
 
 
 class Sandbox:
@@ -73,6 +75,7 @@ class Sandbox:
         self._emulator: EcsEmulator | None = None
         self._sleuth: SleuthStandIn | None = None
         self._health: HealthStandIn | None = None
+        self._hooks: dict[str, HookStandIn] = {}
         self._clients: dict[str, Any] = {}
         self.world: World | None = None
         # Every AWS call the emulated AWS answers, by operation, as counted at the server (the benchmark reads it).
@@ -114,6 +117,12 @@ class Sandbox:
                 port=self.options.sleuth_port,
                 say=self._say,
             ).start()
+            self._hooks = {
+                "slack": hooks.slack(settings.FAKE_SLACK_SECRET, failures=self.options.hook_failures,
+                                     say=self._say).start(),
+                "webhook": hooks.webhook(settings.FAKE_WEBHOOK_SECRET, failures=self.options.hook_failures,
+                                         say=self._say).start(),
+            }
             self._health = HealthStandIn(
                 mode=self.options.health,
                 token=settings.FAKE_SMOKE_TOKEN,
@@ -152,6 +161,9 @@ class Sandbox:
         if self._health is not None:
             self._health.stop()
             self._health = None
+        for hook in self._hooks.values():
+            hook.stop()
+        self._hooks = {}
         if self._moto is not None:
             _stop_promptly(self._moto)
             self._moto = None
@@ -194,6 +206,8 @@ class Sandbox:
             "AWS_MAX_ATTEMPTS": "2",  # moto answers its own bugs with 500: do not retry them for long
             "SLEUTH_API_TOKEN": settings.FAKE_SLEUTH_API_TOKEN,
             settings.SMOKE_TOKEN_VARIABLE: settings.FAKE_SMOKE_TOKEN,
+            **({settings.SLACK_VARIABLE: self.hook_url("slack"),
+                settings.WEBHOOK_VARIABLE: self.hook_url("webhook")} if self._hooks else {}),
         }
 
     def process_environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -234,6 +248,8 @@ class Sandbox:
                             "container": settings.CONTAINER,
                         },
                         **smoke,
+                        **({"notify": {"slack": settings.SLACK_VARIABLE, "webhook": settings.WEBHOOK_VARIABLE}}
+                           if self.options.notify else {}),
                     }
                 },
                 "sleuth": {
@@ -327,6 +343,17 @@ class Sandbox:
         """What the Sleuth stand-in received so far."""
         assert self._sleuth is not None, "start() first"
         return self._sleuth.records
+
+    def hook_url(self, hook: str) -> str:
+        """The Slack (`slack`) or webhook (`webhook`) stand-in's URL, its secret included (fab reads it from
+        SLACK_WEBHOOK_URL and DEPLOY_WEBHOOK_URL)."""
+        assert self._hooks, "start() first"
+        return self._hooks[hook].hook_url
+
+    def deliveries(self, hook: str) -> list[Delivery]:
+        """What the Slack (`slack`) or webhook (`webhook`) stand-in received so far."""
+        assert self._hooks, "start() first"
+        return self._hooks[hook].records
 
     @property
     def emulator(self) -> EcsEmulator:

@@ -18,7 +18,21 @@ from typing import Any
 
 from invoke import Collection
 
-from . import check, continue_, deploy, image_tag, init, migrate, notify, restart, retag, rollback, status, unlock
+from . import (
+    check,
+    continue_,
+    deploy,
+    history,
+    image_tag,
+    init,
+    migrate,
+    notify,
+    restart,
+    retag,
+    rollback,
+    status,
+    unlock,
+)
 from .core.schema import DEFAULTS
 
 
@@ -43,6 +57,7 @@ collection.add_task(restart.restart)
 collection.add_task(notify.notify)
 collection.add_task(rollback.rollback)
 collection.add_task(status.status)
+collection.add_task(history.history)
 collection.add_task(check.check)
 collection.add_task(init.init)
 collection.add_task(image_tag.image_tag)

@@ -107,13 +107,15 @@ def _handle_stop_signals() -> Callable[[], None]:
 
 
 def settings(c: InvokeContext) -> Settings:
-    """The validated settings; the variables smoke headers name become secrets that log output never shows."""
+    """The validated settings; the variables smoke headers and notifiers name become secrets that log output never
+    shows."""
     from ._invoke_files import where
     from ._secrets import mask_variables
     from .core.config import load_settings
 
     loaded = load_settings(c.config.get("deploy"), where(c.config))
     mask_variables(name for env in loaded.environments.values() if env.smoke for name in env.smoke.variables)
+    mask_variables(name for env in loaded.environments.values() for name in env.notify.values())
     return loaded
 
 
@@ -154,10 +156,13 @@ def quick_registry(env: Environment) -> Registry:
     return Registry(clients_for(env.region).quick_ecr(), env.repository)
 
 
+RECORD_HELP = "write the run's record (JSON: steps, timings, digests, outcome) to this file, whatever the outcome"
+
+
 @contextmanager
 def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", timeout: float | None = None,
              break_lock: bool = False, waits: int = 1, put_back: bool = False,
-             smoke: bool = False) -> Iterator[Target]:
+             smoke: bool = False, record: str | None = None, notify: bool = False) -> Iterator[Target]:
     """A target for a task that changes the environment: the deploy lock is held, unless this is a dry run.
 
     `waits`: how many waits of up to the timeout the task may make while it holds the lock, `put_back`
@@ -165,24 +170,37 @@ def changing(c: InvokeContext, env: Environment, *, task: str, sha: str = "", ti
     ends with the environment's smoke check (up to its own timeout); with a margin, that is its deadline, past
     which `--break-lock` may take the lock. The lock is released at the end, on failure, Ctrl-C
     and SIGTERM alike. When releasing it fails, that is a warning saying the lock is still held and how to free
-    it: the run's own outcome stays the last line.
+    it: the run's own outcome stays the last line. Before the lock is released the run's record is written
+    (`record`, a file: see core/ending.py), whatever the outcome, a refusal included, and with `notify` the
+    notifiers of `deploy.notify` are told how it ended.
     """
     target = open_target(env, timeout)
     if is_dry(c):
         yield target
         return
+    from .core.ending import Ending
     from .core.lock import budget
 
+    ending = Ending(target, task=task, sha=sha, record_file=record, notify=notify)
     lock = target.lock
     hold = budget(target.timeout, waits) + (target.put_back_timeout if put_back else 0)
     if smoke and env.smoke is not None:
         hold += env.smoke.timeout
-    lock.acquire(task, sha, hold=hold, break_stale=break_lock)
+    try:
+        lock.acquire(task, sha, hold=hold, break_stale=break_lock)
+    except BaseException as err:
+        ending.close(err)
+        raise
     if lock.taken is not None:
         say(f"warning: --break-lock took over the deploy lock of {lock.locked_by(lock.taken)}")
+    error: BaseException | None = None
     try:
         yield target
+    except BaseException as err:
+        error = err
+        raise
     finally:
+        ending.close(error)
         held = lock.held
         try:
             warning = lock.release()

@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, run_plan, say, seconds, settings
+from ._runtime import BREAK_LOCK_HELP, RECORD_HELP, boundary, changing, run_plan, say, seconds, settings
 
 
 @task(
@@ -12,9 +12,10 @@ from ._runtime import BREAK_LOCK_HELP, boundary, changing, run_plan, say, second
         "tag": "image tag CI pushed to ECR (default: the sha)",
         "timeout": "seconds the migration and the rollout may each take (default: deploy.timeout)",
         "break-lock": BREAK_LOCK_HELP,
+        "record": RECORD_HELP,
     }
 )
-def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
+def deploy(c, sha, env, tag=None, timeout=None, break_lock=False, record=None):
     """Deploy a CI-built image: move the release tag, migrate, restart services and wait for them."""
     with boundary():
         from .core.config import check_release_source, check_sha
@@ -28,8 +29,8 @@ def deploy(c, sha, env, tag=None, timeout=None, break_lock=False):
         from .core.steps.notify import Notify
 
         # it may wait for the migration, the rollout and the smoke check, and after a failure for the rollout back
-        with changing(c, environment, task="deploy", sha=sha, timeout=limit, break_lock=break_lock, waits=2,
-                      put_back=True, smoke=True) as target:
+        with changing(c, environment, task="deploy", record=record, sha=sha, timeout=limit, break_lock=break_lock,
+                      waits=2, put_back=True, smoke=True, notify=True) as target:
             preflight = run_checks(target)
             plan = planner.deploy(target, sha=sha, tag=tag, preflight=preflight, sleuth=config.sleuth)
             intro = [f"Deploying {sha} ({environment.repository}:{tag}) to {environment.name}", *plan.notices,

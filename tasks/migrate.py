@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment_named, run_plan, say, seconds
+from ._runtime import BREAK_LOCK_HELP, RECORD_HELP, boundary, changing, environment_named, run_plan, say, seconds
 from .core.errors import DeployError
 
 
@@ -12,9 +12,10 @@ from .core.errors import DeployError
         "command": 'command to run instead of migrate.command, e.g. "python manage.py migrate"',
         "timeout": "seconds the task may take (default: deploy.timeout)",
         "break-lock": BREAK_LOCK_HELP,
+        "record": RECORD_HELP,
     }
 )
-def migrate(c, env, command=None, timeout=None, break_lock=False):
+def migrate(c, env, command=None, timeout=None, break_lock=False, record=None):
     """Run the database migration as a one-off Fargate task on the current release image."""
     with boundary():
         from .core.config import parse_command
@@ -28,7 +29,7 @@ def migrate(c, env, command=None, timeout=None, break_lock=False):
         from .core import planner
         from .core.steps.migrate import Migrate
 
-        with changing(c, environment, task="migrate", timeout=limit, break_lock=break_lock) as target:
+        with changing(c, environment, task="migrate", record=record, timeout=limit, break_lock=break_lock) as target:
             plan = planner.migrate(target, words)
             if run_plan(c, target, plan) is None:
                 return

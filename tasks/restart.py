@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment_named, run_plan, say, seconds
+from ._runtime import BREAK_LOCK_HELP, RECORD_HELP, boundary, changing, environment_named, run_plan, say, seconds
 
 
 @task(
@@ -12,9 +12,10 @@ from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment_named, ru
         "service": "restart only this service (repeatable; default: all of the environment's services)",
         "timeout": "seconds the rollout may take (default: deploy.timeout)",
         "break-lock": BREAK_LOCK_HELP,
+        "record": RECORD_HELP,
     },
 )
-def restart(c, env, service=None, timeout=None, break_lock=False):
+def restart(c, env, service=None, timeout=None, break_lock=False, record=None):
     """Force a new deployment of the services and wait until every rollout completes."""
     with boundary():
         environment = environment_named(c, env)
@@ -23,7 +24,7 @@ def restart(c, env, service=None, timeout=None, break_lock=False):
         from .core.clock import duration
         from .core.steps.restart import Restart
 
-        with changing(c, environment, task="restart", timeout=limit, break_lock=break_lock) as target:
+        with changing(c, environment, task="restart", record=record, timeout=limit, break_lock=break_lock) as target:
             plan = planner.restart(target, service or ())
             step = plan.step(Restart)
             took = run_plan(c, target, plan, ["==> preflight", *plan.preflight])

@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment_named, run_plan, say
+from ._runtime import BREAK_LOCK_HELP, RECORD_HELP, boundary, changing, environment_named, run_plan, say
 
 
 @task(
@@ -10,9 +10,10 @@ from ._runtime import BREAK_LOCK_HELP, boundary, changing, environment_named, ru
         "tag": "image tag to point the release tag at (an immutable tag CI pushed)",
         "env": "environment whose release tag moves",
         "break-lock": BREAK_LOCK_HELP,
+        "record": RECORD_HELP,
     }
 )
-def retag(c, tag, env, break_lock=False):
+def retag(c, tag, env, break_lock=False, record=None):
     """Move the environment's release tag (e.g. latest) to the image with TAG; no restart."""
     with boundary():
         from .core.config import check_release_source
@@ -21,7 +22,8 @@ def retag(c, tag, env, break_lock=False):
         from .core import planner
         from .core.steps.retag import Retag
 
-        with changing(c, environment, task="retag", break_lock=break_lock, waits=0) as target:  # it waits for nothing
+        # it waits for nothing
+        with changing(c, environment, task="retag", record=record, break_lock=break_lock, waits=0) as target:
             plan = planner.retag(target, tag)
             step = plan.step(Retag)
             release = f"{environment.repository}:{environment.release_tag}"

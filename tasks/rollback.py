@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from ._runtime import BREAK_LOCK_HELP, boundary, changing, run_plan, say, seconds, settings
+from ._runtime import BREAK_LOCK_HELP, RECORD_HELP, boundary, changing, run_plan, say, seconds, settings
 
 
 @task(
@@ -10,9 +10,10 @@ from ._runtime import BREAK_LOCK_HELP, boundary, changing, run_plan, say, second
         "env": "environment to roll back",
         "timeout": "seconds the rollout may take (default: deploy.timeout)",
         "break-lock": BREAK_LOCK_HELP,
+        "record": RECORD_HELP,
     }
 )
-def rollback(c, env, timeout=None, break_lock=False):
+def rollback(c, env, timeout=None, break_lock=False, record=None):
     """Put the release tag back on <release_tag>-previous, restart the services and wait; runs no migration."""
     with boundary():
         config = settings(c)
@@ -24,8 +25,8 @@ def rollback(c, env, timeout=None, break_lock=False):
         from .core.steps.retag import Retag
 
         # the rollout and the smoke check, and after a failure the rollout back
-        with changing(c, environment, task="rollback", timeout=limit, break_lock=break_lock, put_back=True,
-                      smoke=True) as target:
+        with changing(c, environment, task="rollback", record=record, timeout=limit, break_lock=break_lock,
+                      put_back=True, smoke=True, notify=True) as target:
             plan = planner.rollback(target, preflight=run_checks(target), sleuth=config.sleuth)
             move = plan.step(Retag)
             notify = next((step for step in plan.steps if isinstance(step, Notify)), None)

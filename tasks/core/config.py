@@ -30,6 +30,7 @@ _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _REPOSITORY = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 # `${NAME}` in a smoke header's value: the value of environment variable NAME, read when a task uses it.
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -93,6 +94,8 @@ class Environment:
     on_failure: str = ON_FAILURE.default  # after a failed deploy: "put-back" the previous image, or "leave" it
     smoke: SmokeSettings | None = None
     parallel: int = PARALLEL  # new deployments started (and reads made) at once; 1: one after another
+    # who else is told how a deploy or rollback ended: notifier kind (slack, webhook) -> the variable with its URL
+    notify: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def previous_tag(self) -> str:
@@ -258,7 +261,35 @@ def _environment(name: str, raw: dict[str, Any], top: dict[str, Any], problem: _
         on_failure=_choice(raw.get("on_failure"), ON_FAILURE, (*here, "on_failure"), problem),
         smoke=_smoke(raw.get("smoke"), (*here, "smoke"), problem),
         parallel=_count(parallel, parallel_path, problem) or PARALLEL,
+        notify=_notify(raw.get("notify"), top.get("notify"), here, problem),
     )
+
+
+def _notify(own: Any, top: Any, here: tuple[str, ...], problem: _Problems) -> dict[str, str]:
+    """deploy.notify, overridden key by key by the environment's own: kind -> the environment variable's name.
+
+    The value is the variable's name, not the URL: a URL written here is refused without being shown, since
+    whoever has a webhook's URL can post to it.
+    """
+    chosen: dict[str, str] = {}
+    for raw, path in ((top, ("deploy", "notify")), (own, (*here, "notify"))):
+        if raw is None:
+            continue
+        if not isinstance(raw, dict):
+            raise problem(path, f"{_key(path)} must be a mapping: slack, webhook")
+        for kind, value in raw.items():
+            where = (*path, str(kind))
+            if value in (None, ""):
+                continue
+            text = value if isinstance(value, str) else None
+            if text is not None and ("://" in text or "/" in text):
+                raise problem(where, f"{_key(where)} holds a URL: give the name of the environment variable that "
+                                     "holds it (a webhook's URL is a secret: keep it out of config files)")
+            if text is None or not _VARIABLE_NAME.match(text.strip()):
+                raise problem(where, f"malformed {_key(where)}: give the name of an environment variable (letters, "
+                                     "digits and '_', not starting with a digit), e.g. SLACK_WEBHOOK_URL")
+            chosen[str(kind)] = text.strip()
+    return chosen
 
 
 def _migrate(raw: Any, path: tuple[str, ...], problem: _Problems) -> MigrateSettings | None:

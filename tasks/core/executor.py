@@ -19,6 +19,7 @@ from .clock import duration
 from .credentials import expired_context, known_lifetime
 from .errors import DeployError, Interrupted, stop_status
 from .plan import Plan
+from .record import COMPLETE, INCOMPLETE, LEFT, NOT_ATTEMPTED, STOPPED, Journal
 from .steps import Step, put_back_order
 from .target import Target
 
@@ -28,16 +29,20 @@ LEAVE = "leave"
 def execute(plan: Plan, target: Target) -> float:
     """Run every step; return the seconds it took. On failure, put back and re-raise (`DeployError` named
     after the step that failed first; any other exception as it is, after the put-back)."""
-    clock, say = target.clock, target.say
+    clock, say, journal = target.clock, target.say, target.journal
     started = clock.monotonic()
+    journal.plan = plan
     ran: list[Step] = []
     for step in plan.steps:
         say(f"==> {step.name}")
         step_started = clock.monotonic()
+        entry = journal.begin(step.name, clock)
         ran.append(step)
         try:
             step.run(target)
         except KeyboardInterrupt as stop:
+            journal.end(entry, "interrupted", clock)
+            journal.put_back_outcome = NOT_ATTEMPTED
             how, code = stop_status(stop)
             _interrupted(plan, target, ran, how)
             raise Interrupted(f"stopped by {how} during {step.name}; see above for what changed and what still "
@@ -46,18 +51,21 @@ def execute(plan: Plan, target: Target) -> float:
             failure = f"{step.name} failed: {_said(err, target, started)}" if isinstance(err, DeployError) else (
                 f"{step.name} failed: unexpected {type(err).__name__}: {err}")
             say(f"==> {step.name} failed after {duration(clock.monotonic() - step_started)}")
+            journal.end(entry, "failed", clock, failure.split(": ", 1)[1])
             recover(plan, target, ran, failure, started)
             if isinstance(err, DeployError):
                 raise DeployError(failure) from err
             raise
+        journal.end(entry, "done", clock)
         say(f"    {step.name} done in {duration(clock.monotonic() - step_started)}")
     return clock.monotonic() - started
 
 
 def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, started: float) -> None:
     """Put back what the steps in `ran` changed (or, with `on_failure: leave`, say how), then the state."""
-    clock, say, env = target.clock, target.say, target.env
+    clock, say, env, journal = target.clock, target.say, target.env, target.journal
     if env.on_failure == LEAVE:
+        journal.put_back_outcome = LEFT
         say(f"==> nothing is put back (on_failure: leave for {env.name}); state now:")
         _state(plan, target, ran)
         _commands(target, put_back_order(ran), "to put it back by hand, in this order:", plan.put_back_hint)
@@ -69,18 +77,26 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
         with target.writes.for_up_to(target.put_back_timeout):  # giving up early would leave production mixed
             while pending:
                 pending[0].put_back(target)
-                pending.pop(0)
+                done = pending.pop(0)
+                journal.put_back_step(done.name, "put back" if _changes(done) else "nothing to put back")
     except KeyboardInterrupt as stop:
+        journal.put_back_outcome = STOPPED
+        _unreached(journal, pending)
         how, code = stop_status(stop)
         say(f"==> put-back stopped by {how}; state now:")
         _state(plan, target, ran)
         _commands(target, pending, "to finish putting it back by hand, in this order:", plan.put_back_hint)
         raise Interrupted(f"stopped by {how} while putting {env.name} back after: {failure}", code) from None
     except DeployError as err:
-        say(f"    could NOT put back {pending[0].name}: {_said(err, target, started)}")
+        said = _said(err, target, started)
+        journal.put_back_step(pending[0].name, "failed", said)
+        say(f"    could NOT put back {pending[0].name}: {said}")
     except Exception as err:  # a bug in a put-back: keep its traceback, and still say what to do
         traceback.print_exc()
+        journal.put_back_step(pending[0].name, "failed", f"unexpected {type(err).__name__}: {err}")
         say(f"    could NOT put back {pending[0].name}: unexpected {type(err).__name__}: {err}")
+    journal.put_back_outcome = INCOMPLETE if pending else COMPLETE
+    _unreached(journal, pending[1:])
     took = duration(clock.monotonic() - put_back_started)
     if pending:
         say(f"==> put-back INCOMPLETE after {took}; state now:")
@@ -88,6 +104,16 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
         say(f"==> put back in {took} ({duration(clock.monotonic() - started)} in all); state now:")
     _state(plan, target, ran)
     _commands(target, pending, "to finish putting it back by hand, in this order:", plan.put_back_hint)
+
+
+def _changes(step: Step) -> bool:
+    """Whether the step has anything to put back (a migration, a request: nothing)."""
+    return type(step).put_back is not Step.put_back
+
+
+def _unreached(journal: Journal, pending: Sequence[Step]) -> None:
+    for step in pending:
+        journal.put_back_step(step.name, "not reached")
 
 
 def _said(err: DeployError, target: Target, started: float) -> str:

@@ -21,6 +21,7 @@ from .config import Environment, SleuthSettings
 from .ecr import Image, Registry
 from .ecs import Service
 from .errors import DeployError
+from .notifier import plan_lines
 from .plan import Plan
 from .rollout import Expectation
 from .smoke import Probe
@@ -63,7 +64,7 @@ def deploy(
     return Plan(
         title=f"deploy {sha} ({env.repository}:{tag}) to {env.name}",
         steps=steps,
-        facts=_facts(target, move.source, services),
+        facts=[*_facts(target, move.source, services), *plan_lines(env.notify)],
         preflight=preflight.lines() if preflight else [],
         put_back_hint=_rollback_hint(target, move),
         notices=[notice] if notice else [],
@@ -109,7 +110,7 @@ def rollback(target: Target, preflight: Preflight | None = None, sleuth: SleuthS
         title=f"roll back {env.name} to {env.repository}:{env.previous_tag}",
         steps=steps,
         facts=["no migration runs: reversing a migration is the application's own job",
-               *_facts(target, previous, services)],
+               *_facts(target, previous, services), *plan_lines(env.notify)],
         preflight=preflight.lines() if preflight else [],
     )
 

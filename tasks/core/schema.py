@@ -85,6 +85,14 @@ SMOKE = Section({
                     "name: value; `${NAME}` is environment variable NAME, read when a task uses it; never shown"),
 }, "asks the application itself once the rollouts completed; no section: no smoke check", may_be_empty=True)
 
+NOTIFY = Section({
+    "slack": Key("text", "the environment variable holding a Slack incoming webhook's URL (a secret: never in this "
+                         "file); told after a verified success and after a failure"),
+    "webhook": Key("text", "the environment variable holding a URL that is POSTed the run's record as JSON (a "
+                           "secret); told after a verified success and after a failure"),
+}, "who else is told how a deploy or rollback ended (docs/notifications.md); an environment's own section wins "
+   "key by key", may_be_empty=True)
+
 ENVIRONMENT = Section({
     **TOP_LEVEL,
     "cluster": Key("text", "the ECS cluster; required"),
@@ -99,6 +107,7 @@ ENVIRONMENT = Section({
     "sleuth_environment": Key("text", "the environment's name in Sleuth; default: its name here"),
     "migrate": MIGRATE,
     "smoke": SMOKE,
+    "notify": NOTIFY,
 })
 
 SLEUTH = Section({
@@ -115,6 +124,7 @@ DEPLOY = Section({
     **TOP_LEVEL,
     "environments": Each(ENVIRONMENT, "environment", "each environment, by the name tasks take with --env"),
     "sleuth": SLEUTH,
+    "notify": NOTIFY,
 })
 
 
@@ -126,6 +136,7 @@ DEFAULTS: dict[str, Any] = {
     **{name: _fabric_default(key) for name, key in TOP_LEVEL.items()},
     "environments": {},
     "sleuth": {name: _fabric_default(key) for name, key in SLEUTH.keys.items() if isinstance(key, Key)},
+    "notify": {name: _fabric_default(key) for name, key in NOTIFY.keys.items() if isinstance(key, Key)},
 }
 
 

@@ -4,10 +4,9 @@ Assumptions (help.sleuth.io "Deploy registration"): `POST {url}/api/1/deployment
 register_deploy` with a JSON body; 200 means registered, 400 is bad input, 401 a bad token. The token goes in the
 `Authorization` header in one of two schemes, chosen by `deploy.sleuth.auth`: `Bearer <access token>` (an
 organization access token, the current API; the default) or `apikey <key>` (the older organization API key,
-still accepted, and what Sleuth's own CLI sends). Sleuth gives no retry guidance, so connection errors,
-timeouts, 429 (after its Retry-After) and 5xx are retried at most `MAX_RETRIES` times within about `BUDGET`
-seconds, waiting on the injected clock; `ignore_if_duplicate: "true"` makes a retry of a request that did
-arrive harmless.
+still accepted, and what Sleuth's own CLI sends). It is told as every notifier is (notifier.py: the retries
+of connection errors, timeouts, 429 and 5xx, and the secret hygiene); `ignore_if_duplicate: "true"` makes a retry
+of a request that did arrive harmless. Sleuth tracks deploys, so it is told of successes only.
 
 The token comes only from the environment variable `SLEUTH_API_TOKEN`. It lives in a `Token`, whose str and
 repr are masked, goes only into the Authorization header (never the URL), and every message built here is
@@ -17,7 +16,6 @@ scrubbed of it, so no error, dry-run plan or log line can show it. `requests` is
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
 import re
@@ -31,54 +29,30 @@ from typing import TYPE_CHECKING, Any
 from .clock import Clock, Say
 from .config import Environment, SleuthSettings
 from .errors import DeployError
-from .http import failure, one_line
-from .text import MASK, masked
+from .notifier import BACKOFF, BUDGET, MAX_RETRIES, TIMEOUT, Notifier, Post, Request, Secret, from_environment
+from .text import MASK
 
 if TYPE_CHECKING:
     from .ecr import Registry
 
-Post = Callable[..., Any]  # requests.post's shape
+__all__ = ["BACKOFF", "BUDGET", "MAX_RETRIES", "TIMEOUT", "Registration", "SleuthNotifier", "Token", "register"]
 
 TOKEN_VARIABLE = "SLEUTH_API_TOKEN"
 # deploy.sleuth.auth -> the Authorization header's scheme word
 SCHEMES = {"bearer": "Bearer", "apikey": "apikey"}
-TIMEOUT = (5.0, 10.0)  # seconds to connect, seconds to wait for the answer: per request
-MAX_RETRIES = 3
-BACKOFF = (2.0, 4.0, 8.0)  # seconds before retry 1, 2, 3 when Sleuth does not say (Retry-After)
-BUDGET = 30.0  # seconds: no retry starts that would end its wait beyond this since the first attempt
-_MESSAGE_LIMIT = 300
 _TAG_JUNK = re.compile(r"[^a-z0-9_-]+")
 
 
-class Token:
+class Token(Secret):
     """The Sleuth API token: `reveal()` is the only way to the value; str and repr show a mask."""
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def scrub(self, text: str) -> str:
-        return masked(text, [self._value])
-
-    def __repr__(self) -> str:
-        return f"Token({MASK})"
-
-    __str__ = __repr__
+    __slots__ = ()
 
 
 def token_from_env(environ: Mapping[str, str] | None = None) -> Token | None:
     """The token from `SLEUTH_API_TOKEN`, or None when it is unset or blank."""
-    value = (os.environ if environ is None else environ).get(TOKEN_VARIABLE, "").strip()
-    if not value:
-        return None
-    if any(ch.isspace() or not ch.isprintable() for ch in value):
-        # requests would refuse the header with the header's value in its message: refuse first, without it
-        raise DeployError(f"{TOKEN_VARIABLE} contains spaces or control characters: set it to the token alone")
-    return Token(value)
+    value = from_environment(TOKEN_VARIABLE, environ, "the token")
+    return None if value is None else Token(value)
 
 
 def missing_settings(settings: SleuthSettings, token: Token | None) -> list[str]:
@@ -213,60 +187,35 @@ def image_link(registry: Registry, tag: str) -> str:
     return console_url(registry.region, detail.registry_id, registry.repository, detail.digest)
 
 
+class SleuthNotifier(Notifier):
+    """Sleuth, told of a deploy that succeeded (the notify step of a deploy or rollback plan, and `fab notify`)."""
+
+    name = "Sleuth"
+    on_failure = False
+    check = "check deploy.sleuth.url"
+
+    def __init__(self, registration: Registration, token: Token) -> None:
+        self.registration = registration
+        self.token = token
+        self.secrets = (token,)
+
+    def describe(self) -> list[str]:
+        return self.registration.describe()
+
+    def request(self, record: Mapping[str, Any] | None, when: datetime) -> Request:
+        r = self.registration
+        return Request(r.endpoint, r.body(when), f"Sleuth at {r.url}",
+                       {"Authorization": f"{SCHEMES[r.auth]} {self.token.reveal()}"})
+
+    def advice(self, status: int) -> str:
+        return _advice(status, self.registration)
+
+
 def register(
     registration: Registration, token: Token, clock: Clock, *, say: Say | None = None, post: Post | None = None
 ) -> str:
     """Send the registration; return Sleuth's answer. A `DeployError` (token-free) when it is not registered."""
-    import requests
-
-    say = say or (lambda line: None)
-    post = post or requests.post
-    body = registration.body(clock.now())
-    headers = {"Authorization": f"{SCHEMES[registration.auth]} {token.reveal()}",
-               "Accept": "text/plain, application/json"}
-    started = clock.monotonic()
-    problem = ""
-    for attempt in range(MAX_RETRIES + 1):
-        wait: float | None = None
-        try:
-            response = post(registration.endpoint, json=body, headers=headers, timeout=TIMEOUT)
-        except (requests.ConnectionError, requests.Timeout) as err:
-            problem = f"could not reach Sleuth at {registration.url}: {_exception(err, token)}"
-        except requests.RequestException as err:
-            raise DeployError(f"Sleuth request failed: {_exception(err, token)}; check deploy.sleuth.url") from None
-        else:
-            status = response.status_code
-            answer = _answer(response, token)
-            if 200 <= status < 300:
-                return answer or "registered"
-            problem = f"Sleuth answered {status} {response.reason or ''}".rstrip() + (f": {answer}" if answer else "")
-            if status != 429 and status < 500:
-                raise DeployError(f"{problem}{_advice(status, registration)}")
-            wait = _retry_after(response.headers.get("Retry-After"), clock)
-        if attempt == MAX_RETRIES:
-            break
-        wait = BACKOFF[attempt] if wait is None else wait
-        if clock.monotonic() - started + wait > BUDGET:
-            problem += f" (a retry in {wait:.0f}s would pass the {BUDGET:.0f}s budget)"
-            break
-        say(f"    {problem}; retry {attempt + 1}/{MAX_RETRIES} in {wait:.0f}s")
-        clock.sleep(wait)
-    attempts = attempt + 1
-    raise DeployError(f"{problem}; gave up after {attempts} attempt{'s' if attempts > 1 else ''}")
-
-
-def _answer(response: Any, token: Token) -> str:
-    """Sleuth's own words, on one line, short, without the token."""
-    return _short(token.scrub(response.text or ""))
-
-
-def _exception(err: Exception, token: Token) -> str:
-    return _short(token.scrub(failure(err)))
-
-
-def _short(text: str) -> str:
-    """One line, at most `_MESSAGE_LIMIT` characters (scrub before shortening: a cut token would not match)."""
-    return one_line(text, _MESSAGE_LIMIT)
+    return SleuthNotifier(registration, token).tell(None, clock, say=say, post=post) or "registered"
 
 
 def _advice(status: int, registration: Registration) -> str:
@@ -284,22 +233,6 @@ def _advice(status: int, registration: Registration) -> str:
     if status == 400:
         return " - check that the sha is pushed to the repository Sleuth watches and the environment exists in Sleuth"
     return ""
-
-
-def _retry_after(value: str | None, clock: Clock) -> float | None:
-    """Retry-After in seconds (a number of seconds, or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max((when - clock.now()).total_seconds(), 0.0)
 
 
 def notify_command(sha: str, env: str, tag: str) -> str:

@@ -1,9 +1,9 @@
 """The environment a task changes, connected: its gateways, the clock, where output goes, and how long to wait.
 
 Assumptions: one run changes one environment; every step of a plan runs with the same `Target`. Steps and checks
-reach AWS only through the gateways here (Registry, Cluster, Logs, Accounts, the deploy lock); the clients come
-from boto3's own configuration (see aws.py), are shared by the threads that start rollouts, and the ones a task
-may never use (logs, STS, SSM) are made on first use.
+reach AWS only through the gateways here (Registry, Cluster, Logs, Accounts, the deploy lock, the history); the
+clients come from boto3's own configuration (see aws.py), are shared by the threads that start rollouts, and the
+ones a task may never use (logs, STS, SSM) are made on first use.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from .clock import Clock, Say, Writes
 from .config import Environment
 from .ecr import Registry
 from .ecs import Cluster, Service
+from .history import History
 from .identity import Accounts
 from .lock import DeployLock
 from .logs import Logs
+from .record import Journal
 from .service_deployments import strategy_seconds
 
 # How long a write AWS throttled is tried again while a deploy goes forward; a put-back tries for its own time.
@@ -37,6 +39,7 @@ class Target:
     parallel: int = 8  # new deployments started at once (deploy.parallel)
     timeout_given: bool = False  # --timeout was given: it caps each rollout, bake times included
     _clients: Clients | None = field(default=None, repr=False)  # for the gateways made on first use
+    journal: Journal = field(default_factory=Journal)  # what the executor saw: the deploy record's steps
 
     @property
     def writes(self) -> Writes:
@@ -72,6 +75,10 @@ class Target:
     @cached_property
     def lock(self) -> DeployLock:
         return DeployLock(self._connected.ssm, self.env, self.clock)
+
+    @cached_property
+    def history(self) -> History:
+        return History(self._connected.ssm, self.env, self.clock, self.say)
 
     @property
     def _connected(self) -> Clients:

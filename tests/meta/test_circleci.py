@@ -702,6 +702,41 @@ def test_the_pipeline_deploys_and_plans_with_fab_and_tags_with_fab(config):
     assert commands == {("image-tag",), ("deploy",), ("--dry", "deploy")}
 
 
+def record_problems(config: dict[str, Any]) -> list[str]:
+    """Every real `fab deploy` writes its record (`--record FILE`) into a folder that a later `store_artifacts`
+    step of the same job keeps `when: always`, so a failed deploy's record is kept too."""
+    problems = []
+    for name, body in config["jobs"].items():
+        steps = list(walk_steps(body.get("steps", [])))
+        for number, (step, args) in enumerate(steps):
+            command = args if step == "run" and isinstance(args, str) else (args or {}).get("command", "")
+            if step != "run" or not re.search(r"\bfab deploy\b", command.replace("\\\n", " ")):
+                continue
+            argv = shlex.split(TEMPLATE.sub("filled-in", command).replace("\\\n", " "))
+            if "--record" not in argv:
+                problems.append(f"{name}: fab deploy without --record")
+                continue
+            folder = str(Path(argv[argv.index("--record") + 1]).parent)
+            kept = [a for s, a in steps[number + 1:] if s == "store_artifacts" and a.get("path") == folder]
+            if not kept:
+                problems.append(f"{name}: no store_artifacts keeps {folder}")
+            elif kept[0].get("when") != "always":
+                problems.append(f"{name}: the record in {folder} is kept only on success (add when: always)")
+    return problems
+
+
+def test_each_deploy_keeps_its_record_as_an_artifact_even_when_it_fails(config):
+    assert record_problems(config) == []
+    jobs = copy.deepcopy(config)
+    for _, args in walk_steps(jobs["jobs"]["deploy"]["steps"]):
+        if isinstance(args, dict) and args.get("path") == "/tmp/deploy-record":
+            del args["when"]
+    assert record_problems(jobs) == ["deploy: the record in /tmp/deploy-record is kept only on success (add when: "
+                                     "always)"]
+    text = yaml.safe_dump(config).replace("--record /tmp/deploy-record/record.json", "")
+    assert record_problems(yaml.safe_load(text)) == ["deploy: fab deploy without --record"]
+
+
 def fab_problems(config: dict[str, Any]) -> list[str]:
     problems = []
     for where, argv in fab_commands(config):

@@ -31,8 +31,8 @@ def test_list_shows_the_tasks_without_importing_boto3_or_requests():
     assert "HEAVY: []" in result.stdout
 
 
-TASKS = ["check", "continue", "deploy", "image-tag", "init", "migrate", "notify", "restart", "retag", "rollback",
-         "status", "unlock"]
+TASKS = ["check", "continue", "deploy", "history", "image-tag", "init", "migrate", "notify", "restart", "retag",
+         "rollback", "status", "unlock"]
 
 
 def test_the_list_names_every_task_with_its_summary(capsys):

@@ -61,7 +61,7 @@ def one_line_error(code: int, out: str, err: str) -> str:
                                         "poll_interval?"),
         (config_with(canary={"steps": 3}), "error: fabric.yaml: unknown key deploy.canary: this version knows "
                                            "repository, region, timeout, poll_interval, parallel, environments, "
-                                           "sleuth"),
+                                           "sleuth, notify"),
     ],
     ids=["malformed-yaml", "deploy-5", "environments-list", "empty-sleuth", "not-a-mapping", "top-level-typo",
          "key-typo", "unknown-section"],
