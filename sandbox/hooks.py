@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .local_http import LocalServer, reply
+from .local_http import LocalServer, read_body, reply, serve_records
 
-RECORDS_PATH = "/_sandbox/requests"
 MASK = "****"
 
 
@@ -60,18 +59,10 @@ class HookStandIn(LocalServer):
             return list(self._records)
 
     def _list(self, request: BaseHTTPRequestHandler) -> None:
-        if request.path.split("?")[0] == RECORDS_PATH:
-            reply(request, 200, json.dumps([asdict(r) for r in self.records]), "application/json")
-        else:
-            reply(request, 404, "Not found")
+        serve_records(request, self.records)
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        raw = request.rfile.read(length).decode("utf-8", "replace") if length else ""
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
+        body: Any = read_body(request)
         path = request.path.split("?")[0]
         authorized = path == self._path
         with self._lock:

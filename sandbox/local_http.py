@@ -6,6 +6,7 @@ is enough; each request runs on a thread of its own (daemon threads: a stuck cli
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,3 +75,26 @@ def reply(request: BaseHTTPRequestHandler, status: int, text: str, content_type:
 
 def _not_found(request: BaseHTTPRequestHandler) -> None:
     reply(request, 404, "Not found")
+
+
+RECORDS_PATH = "/_sandbox/requests"  # where a stand-in lists what it received, as JSON
+
+
+def serve_records(request: BaseHTTPRequestHandler, records: list[Any]) -> None:
+    """GET RECORDS_PATH: what a stand-in received (dataclasses), as JSON; anything else is 404."""
+    from dataclasses import asdict
+
+    if request.path.split("?")[0] == RECORDS_PATH:
+        reply(request, 200, json.dumps([asdict(r) for r in records]), "application/json")
+    else:
+        reply(request, 404, "Not found")
+
+
+def read_body(request: BaseHTTPRequestHandler) -> Any:
+    """The request's body: parsed JSON, else its text (None when empty)."""
+    length = int(request.headers.get("Content-Length") or 0)
+    raw = request.rfile.read(length).decode("utf-8", "replace") if length else ""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw
