@@ -12,7 +12,8 @@ contain a secret; this guards what libraries log.
 How: a log record factory, so it applies to every logger and every handler, whenever they were set up.
 Each record that is going to be emitted has its message (and traceback text) rewritten; `****` replaces:
 - the values of the secret environment variables below, of those the config's smoke check headers name
-  (`${NAME}`), and the token files' contents;
+  (`${NAME}`) and of those `deploy.notify` names (a webhook's URL, and its path, which urllib3 logs alone),
+  and the token files' contents;
 - the values of secret-bearing headers (`Authorization`, `X-Amz-Security-Token`, SSO and metadata tokens,
   cookies), `Bearer` tokens, `Credential=` key ids, and anything shaped like an AWS key id or a JWT;
 - the values of the credential fields of every credential exchange botocore makes (STS, SSO, SSO OIDC,
@@ -121,8 +122,21 @@ def _read_secrets() -> list[str]:
     values = [os.environ.get(name, "") for name in (*SECRET_VARIABLES, *sorted(_masked_variables))]
     values += [value for name, value in os.environ.items() if name.startswith(SECRET_VARIABLE_PREFIXES)]
     values += [_file_content(os.environ.get(name, "")) for name in SECRET_FILE_VARIABLES]
+    # a webhook's URL (deploy.notify) is logged by urllib3 as its path alone: "POST /services/T0/B0/XXXX"
+    values += [_url_path(os.environ.get(name, "")) for name in _masked_variables]
     # longest first, so a secret that contains another is masked whole
     return sorted({v.strip() for v in values if len(v.strip()) >= 8}, key=len, reverse=True)
+
+
+def _url_path(value: str) -> str:
+    """The path and query of a value that is a URL, else ''."""
+    from urllib.parse import urlsplit
+
+    if not value.startswith(("http://", "https://")):
+        return ""
+    parts = urlsplit(value.strip())
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return path if len(path) > 1 else ""
 
 
 def _file_content(path: str) -> str:
