@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # again and every worker rewrites every test module's assertions again (seconds of CPU per run).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: test lint install clean
+.PHONY: test lint install clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# the table of config keys in docs/configuration.md, written from tasks/core/schema.py (a test keeps them equal)
+docs: install
+	$(BIN)/python -c 'from tasks.core.schema import write_table; write_table("docs/configuration.md")'
 
 # `make demo [SCENARIO=migration-fails|rollout-fails|tasks-stop]`: a real `fab deploy` against the local
 # sandbox (sandbox/demo.py). Exits 0 when the deploy ended as the scenario means it to, fault scenarios

@@ -1,12 +1,13 @@
 """Deploy settings: one frozen object, built and validated in one place before any AWS call.
 
-Assumptions: the input is the `deploy` subtree of Fabric's merged config (the project's fabric.yaml,
-`fab -f FILE`, `FABRIC_DEPLOY_*` variables), as plain dicts and lists. Every environment is validated
-when the config loads, not only the one asked for, so a typo in production's block is caught by a
-staging deploy too. Values from environment variables arrive as strings and are coerced here. Each error
-names the key (`deploy.environments.staging.poll_interval`) and, through the caller's `where`, the file or
-variable that set it. Numbers must be finite and positive, and a migrate section must hold a command: a
-silent skip of the migration is worse than an error.
+The input is the `deploy` subtree of Fabric's merged config (the project's fabric.yaml, `fab -f FILE`,
+`FABRIC_DEPLOY_*` variables), as plain dicts and lists. The keys, their kinds, defaults and what a missing
+required one needs are schema.py's; this module walks that schema with one reader per kind (values from
+environment variables arrive as text and are read like any other), and adds only what spans keys: a service
+listed twice, two environments moving one tag. The dataclasses' fields are the schema's keys (a test keeps them
+equal), so code reads typed settings. Every environment is validated when the config loads, not only the one
+asked for, so a typo in production's block is caught by a staging deploy too. Each error names the key
+(`deploy.environments.staging.poll_interval`) and, through the caller's `where`, the file or variable that set it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 from .config_files import check_shape
 from .errors import DeployError
-from .schema import DEPLOY, ENVIRONMENT, SLEUTH, SMOKE, TOP_LEVEL, Key
+from .schema import DEPLOY, ENVIRONMENT, MIGRATE, NOTIFY, SLEUTH, SMOKE, Each, Key, Section
 
 PREVIOUS_SUFFIX = "-previous"
 
@@ -35,17 +36,15 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RF
 # `${NAME}` in a smoke header's value: the value of environment variable NAME, read when a task uses it.
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-def _default(key: object) -> Any:
+def _default(section: Section, name: str) -> Any:
+    key = section.keys[name]
     assert isinstance(key, Key)
     return key.default
 
 
-TIMEOUT, POLL_INTERVAL, PARALLEL = (_default(TOP_LEVEL[k]) for k in ("timeout", "poll_interval", "parallel"))
-DEFAULT_RELEASE_TAG = _default(ENVIRONMENT.keys["release_tag"])
-ON_FAILURE: Key = ENVIRONMENT.keys["on_failure"]  # type: ignore[assignment]
-SMOKE_TIMEOUT, SMOKE_EXPECT = _default(SMOKE.keys["timeout"]), _default(SMOKE.keys["expect"])
-SLEUTH_URL = _default(SLEUTH.keys["url"])
-SLEUTH_AUTH: Key = SLEUTH.keys["auth"]  # type: ignore[assignment]
+# the dataclasses' own defaults, for code that builds settings without a config (the schema's, as loaded)
+PARALLEL, ON_FAILURE = _default(ENVIRONMENT, "parallel"), _default(ENVIRONMENT, "on_failure")
+SMOKE_TIMEOUT, SMOKE_EXPECT = _default(SMOKE, "timeout"), _default(SMOKE, "expect")
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ class Environment:
     sleuth_environment: str
     account: str | None = None
     lock_parameter: str | None = None
-    on_failure: str = ON_FAILURE.default  # after a failed deploy: "put-back" the previous image, or "leave" it
+    on_failure: str = ON_FAILURE  # after a failed deploy: "put-back" the previous image, or "leave" it
     smoke: SmokeSettings | None = None
     parallel: int = PARALLEL  # new deployments started (and reads made) at once; 1: one after another
     # who else is told how a deploy or rollback ended: notifier kind (slack, webhook) -> the variable with its URL
@@ -200,95 +199,55 @@ def load_settings(tree: Mapping[str, Any] | None, where: Where | None = None) ->
         )
     environments = {str(name): _environment(str(name), raw, tree, problem) for name, raw in raw_envs.items()}
     _check_release_tags_unique(environments, problem)
-    return Settings(environments=environments, sleuth=_sleuth(tree.get("sleuth") or {}, problem))
+    sleuth = _values(SLEUTH, tree.get("sleuth") or {}, ("deploy", "sleuth"), problem)
+    return Settings(environments=environments, sleuth=SleuthSettings(**{**sleuth, "url": sleuth["url"].rstrip("/")}))
+
+
+def _values(section: Section, raw: Mapping[str, Any], path: tuple[str, ...], problem: _Problems,
+            top: Mapping[str, Any] | None = None, label: str = "") -> dict[str, Any]:
+    """Every key of `section` read by its kind's reader: a value given, else (for a key an environment may set for
+    itself) the top-level one, else the key's default; a required key not given is an error saying what to do.
+
+    Sub-sections and `Each` mappings are left to the caller, which knows what their absence means.
+    """
+    values: dict[str, Any] = {}
+    for name, key in section.keys.items():
+        if not isinstance(key, Key):
+            continue
+        value, at = raw.get(name), (*path, name)
+        if value in (None, "") and key.per_environment and top is not None:
+            value, at = top.get(name), ("deploy", name)
+        read = _READERS[key.kind](value, at, problem, key)
+        if read in (None, ()):
+            if key.required:
+                what = f"{name} for {label}" if label else _key((*path, name))
+                raise problem(at, f"missing {what}: {key.required.format(section=_key(path))}")
+            read = key.default
+        values[name] = read
+    return values
 
 
 def _environment(name: str, raw: dict[str, Any], top: dict[str, Any], problem: _Problems) -> Environment:
-    where = f"deploy.environments.{name}"
     here = ("deploy", "environments", name)
-
-    def pick(key: str) -> tuple[Any, tuple[str, ...]]:
-        """The environment's own value, else the top-level one, with the path it came from."""
-        if raw.get(key) not in (None, ""):
-            return raw[key], (*here, key)
-        return top.get(key), ("deploy", key)
-
-    repository, path = pick("repository")
-    repository = _text(repository, path, problem)
-    if not repository:
-        raise problem(path, f"missing repository for environment {name!r}: set deploy.repository or {where}.repository")
-    if not is_repository_name(repository):
-        raise problem(path, f"malformed repository {repository!r} in {_key(path)}: give the ECR repository name, "
-                            "not its URI")
-    cluster = _text(raw.get("cluster"), (*here, "cluster"), problem)
-    if not cluster:
-        raise problem((*here, "cluster"), f"missing cluster for environment {name!r}: set {where}.cluster")
-    services = _words(raw.get("services"), (*here, "services"), problem, "service names, e.g. [web, worker]")
-    if not services:
-        raise problem((*here, "services"),
-                      f"missing services for environment {name!r}: set {where}.services, e.g. [web, worker]")
+    values = _values(ENVIRONMENT, raw, here, problem, top, f"environment {name!r}")
+    services = values["services"]
     if len(set(services)) != len(services):
-        raise problem((*here, "services"), f"{where}.services lists a service twice: {', '.join(services)}")
-    release_tag = _named(problem, (*here, "release_tag"), check_tag,
-                         _text(raw.get("release_tag"), (*here, "release_tag"), problem) or DEFAULT_RELEASE_TAG,
-                         f"{where}.release_tag")
-    account = raw.get("account")
-    if account not in (None, ""):
-        account = _text(account, (*here, "account"), problem)
-        if not _ACCOUNT.match(account or ""):
-            hint = ' (quote it: account: "012345678901")' if isinstance(raw.get("account"), int) else ""
-            raise problem((*here, "account"),
-                          f"malformed {where}.account {account!r}: give the 12-digit AWS account id{hint}")
-    else:
-        account = None
-    region, region_path = pick("region")
-    timeout, timeout_path = pick("timeout")
-    interval, interval_path = pick("poll_interval")
-    parallel, parallel_path = pick("parallel")
+        raise problem((*here, "services"), f"{_key(here)}.services lists a service twice: {', '.join(services)}")
     return Environment(
         name=name,
-        repository=repository,
-        region=_text(region, region_path, problem),
-        cluster=cluster,
-        services=services,
-        release_tag=release_tag,
-        timeout=_seconds(timeout, timeout_path, problem) or TIMEOUT,
-        poll_interval=_seconds(interval, interval_path, problem) or POLL_INTERVAL,
+        **{**values, "sleuth_environment": values["sleuth_environment"] or name},
         migrate=_migrate(raw.get("migrate"), (*here, "migrate"), problem),
-        sleuth_environment=_text(raw.get("sleuth_environment"), (*here, "sleuth_environment"), problem) or name,
-        account=account,
-        lock_parameter=_text(raw.get("lock_parameter"), (*here, "lock_parameter"), problem),
-        on_failure=_choice(raw.get("on_failure"), ON_FAILURE, (*here, "on_failure"), problem),
         smoke=_smoke(raw.get("smoke"), (*here, "smoke"), problem),
-        parallel=_count(parallel, parallel_path, problem) or PARALLEL,
         notify=_notify(raw.get("notify"), top.get("notify"), here, problem),
     )
 
 
 def _notify(own: Any, top: Any, here: tuple[str, ...], problem: _Problems) -> dict[str, str]:
-    """deploy.notify, overridden key by key by the environment's own: kind -> the environment variable's name.
-
-    The value is the variable's name, not the URL: a URL written here is refused without being shown, since
-    whoever has a webhook's URL can post to it.
-    """
+    """deploy.notify, overridden key by key by the environment's own: kind -> the environment variable's name."""
     chosen: dict[str, str] = {}
     for raw, path in ((top, ("deploy", "notify")), (own, (*here, "notify"))):
-        if raw is None:
-            continue
-        if not isinstance(raw, dict):
-            raise problem(path, f"{_key(path)} must be a mapping: slack, webhook")
-        for kind, value in raw.items():
-            where = (*path, str(kind))
-            if value in (None, ""):
-                continue
-            text = value if isinstance(value, str) else None
-            if text is not None and ("://" in text or "/" in text):
-                raise problem(where, f"{_key(where)} holds a URL: give the name of the environment variable that "
-                                     "holds it (a webhook's URL is a secret: keep it out of config files)")
-            if text is None or not _VARIABLE_NAME.match(text.strip()):
-                raise problem(where, f"malformed {_key(where)}: give the name of an environment variable (letters, "
-                                     "digits and '_', not starting with a digit), e.g. SLACK_WEBHOOK_URL")
-            chosen[str(kind)] = text.strip()
+        values = _values(NOTIFY, raw or {}, path, problem)
+        chosen.update({kind: variable for kind, variable in values.items() if variable is not None})
     return chosen
 
 
@@ -296,71 +255,22 @@ def _migrate(raw: Any, path: tuple[str, ...], problem: _Problems) -> MigrateSett
     """None when the environment has no migrate section; a section without a command is a mistake, not a skip."""
     if raw is None:
         return None
-    if not isinstance(raw, dict):
-        raise problem(path, f"{_key(path)} must be a mapping with at least 'command'")
-    command = raw.get("command")
-    if command is None or (isinstance(command, (str, list, tuple)) and not "".join(map(str, command)).strip()):
-        state = "missing" if command is None else "empty"
-        raise problem((*path, "command"),
-                      f"{state} {_key(path)}.command: give the migration command, e.g. [python, manage.py, "
-                      f"migrate], or remove {_key(path)} to deploy without a migration")
-    command = _named(problem, (*path, "command"), parse_command, command, f"{_key(path)}.command")
-
-    def optional_list(key: str) -> tuple[str, ...] | None:
-        return _words(raw.get(key), (*path, key), problem, "ids") or None
-
-    public_ip = raw.get("assign_public_ip")
-    return MigrateSettings(
-        command=command,
-        task_definition=_text(raw.get("task_definition"), (*path, "task_definition"), problem),
-        container=_text(raw.get("container"), (*path, "container"), problem),
-        subnets=optional_list("subnets"),
-        security_groups=optional_list("security_groups"),
-        assign_public_ip=None if public_ip is None else _named(problem, (*path, "assign_public_ip"), _boolean,
-                                                               public_ip, f"{_key(path)}.assign_public_ip"),
-    )
+    return MigrateSettings(**_values(MIGRATE, raw, path, problem))
 
 
 def _smoke(raw: Any, path: tuple[str, ...], problem: _Problems) -> SmokeSettings | None:
     if raw is None:
         return None
-    if not isinstance(raw, dict):
-        raise problem(path, f"{_key(path)} must be a mapping with at least 'url'")
-    url = _url(raw.get("url"), (*path, "url"), problem)
-    if url is None:
-        raise problem((*path, "url"), f"missing {_key(path)}.url: give the URL to check after a deploy, "
-                                      "e.g. https://staging.example.com/health")
-    if "${" in url:  # the URL is printed (plan, answers, errors): a token there would be shown
-        raise problem((*path, "url"), f"{_key(path)}.url holds a ${{...}}: only header values read environment "
-                                      "variables (the URL is printed); send a token in a header")
-    expect = raw.get("expect", SMOKE_EXPECT)
-    if isinstance(expect, str) and expect.strip().isdigit():
-        expect = int(expect)
-    if not isinstance(expect, int) or isinstance(expect, bool) or not 100 <= expect <= 599:
-        raise problem((*path, "expect"), f"malformed {_key(path)}.expect {expect!r}: give an HTTP status, e.g. 200")
-    headers = raw.get("headers") or {}
-    if not isinstance(headers, dict):
-        raise problem((*path, "headers"), f"{_key(path)}.headers must be a mapping of header names to values")
-    checked: dict[str, str] = {}
-    for header, value in headers.items():
+    values = _values(SMOKE, raw, path, problem)
+    headers: dict[str, str] = {}
+    shape = SMOKE.keys["headers"]
+    assert isinstance(shape, Each) and isinstance(shape.shape, Key)
+    for header, value in (raw.get("headers") or {}).items():
         where = (*path, "headers", str(header))
         if not _HEADER_NAME.match(str(header)):
             raise problem(where, f"malformed header name {str(header)!r} in {_key(path)}.headers")
-        if value is None or isinstance(value, (bool, dict, list, tuple)):
-            raise problem(where, f"{_key(where)} must be text")
-        if not str(value).isprintable():
-            # the value may be a secret: say what is wrong without showing it
-            raise problem(where, f"{_key(where)} holds a line break or a control character: give it on one line")
-        if "${" in VARIABLE.sub("", str(value)):
-            raise problem(where, f"{_key(where)} holds a malformed ${{...}}: write ${{NAME}} for the value of the "
-                                 "environment variable NAME (letters, digits and '_', not starting with a digit)")
-        checked[str(header)] = str(value)
-    return SmokeSettings(
-        url=url,
-        expect=expect,
-        timeout=_seconds(raw.get("timeout"), (*path, "timeout"), problem) or SMOKE_TIMEOUT,
-        headers=checked,
-    )
+        headers[str(header)] = _READERS[shape.shape.kind](value, where, problem, shape.shape)
+    return SmokeSettings(**values, headers=headers)
 
 
 def parse_command(command: Any, what: str = "--command") -> tuple[str, ...]:
@@ -377,20 +287,6 @@ def parse_command(command: Any, what: str = "--command") -> tuple[str, ...]:
     if not words:
         raise DeployError(f"empty {what}: give the migration command, e.g. python manage.py migrate")
     return tuple(words)
-
-
-def _sleuth(raw: Any, problem: _Problems) -> SleuthSettings:
-    path = ("deploy", "sleuth")
-    if not isinstance(raw, dict):
-        raise problem(path, "deploy.sleuth must be a mapping with org and deployment")
-    return SleuthSettings(
-        url=(_url(raw.get("url"), (*path, "url"), problem) or SLEUTH_URL).rstrip("/"),
-        org=_text(raw.get("org"), (*path, "org"), problem),
-        deployment=_text(raw.get("deployment"), (*path, "deployment"), problem),
-        tags=_words(raw.get("tags"), (*path, "tags"), problem, "tags"),
-        email=_text(raw.get("email"), (*path, "email"), problem),
-        auth=_choice(raw.get("auth"), SLEUTH_AUTH, (*path, "auth"), problem),
-    )
 
 
 def _check_release_tags_unique(environments: Mapping[str, Environment], problem: _Problems) -> None:
@@ -425,17 +321,9 @@ def parse_seconds(value: Any, what: str = "--timeout") -> float | None:
     return number
 
 
-def _seconds(value: Any, path: tuple[str, ...], problem: _Problems) -> float | None:
-    return _named(problem, path, parse_seconds, value, _key(path))
-
-
-def _count(value: Any, path: tuple[str, ...], problem: _Problems) -> int | None:
-    """A whole number of 1 or more, None when not given."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool) or not str(value).strip().isdigit() or int(str(value).strip()) < 1:
-        raise problem(path, f"malformed {_key(path)} {value!r}: give a whole number, 1 or more")
-    return int(str(value).strip())
+# One reader per kind of key (schema.KINDS): (value, key path, problems, key) -> the value, None when not given.
+# Values from FABRIC_DEPLOY_* variables arrive as text, so every reader takes text too.
+Reader = Callable[[Any, tuple[str, ...], _Problems, Key], Any]
 
 
 def _named(problem: _Problems, path: tuple[str, ...], check: Callable[..., Any], *args: Any) -> Any:
@@ -446,7 +334,7 @@ def _named(problem: _Problems, path: tuple[str, ...], check: Callable[..., Any],
         raise problem(path, str(err)) from None
 
 
-def _text(value: Any, path: tuple[str, ...], problem: _Problems) -> str | None:
+def _text(value: Any, path: tuple[str, ...], problem: _Problems, key: Key | None = None) -> str | None:
     """A name or other single word of text; ints are taken as written, YAML's booleans and floats are refused."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -456,31 +344,121 @@ def _text(value: Any, path: tuple[str, ...], problem: _Problems) -> str | None:
     return str(value).strip()
 
 
-def _words(value: Any, path: tuple[str, ...], problem: _Problems, what: str) -> tuple[str, ...]:
+def _repository(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> str | None:
+    name = _text(value, path, problem)
+    if name is not None and not is_repository_name(name):
+        raise problem(path, f"malformed repository {name!r} in {_key(path)}: give the ECR repository name, "
+                            "not its URI")
+    return name
+
+
+def _tag(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> str | None:
+    tag = _text(value, path, problem)
+    return None if tag is None else _named(problem, path, check_tag, tag, _key(path))
+
+
+def _account(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> str | None:
+    account = _text(value, path, problem)
+    if account is not None and not _ACCOUNT.match(account):
+        hint = ' (quote it: account: "012345678901")' if isinstance(value, int) else ""
+        raise problem(path, f"malformed {_key(path)} {account!r}: give the 12-digit AWS account id{hint}")
+    return account
+
+
+def _variable(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> str | None:
+    """The name of an environment variable holding a secret URL; a URL written here is refused without being shown,
+    since whoever has a webhook's URL can post to it."""
+    if value in (None, ""):
+        return None
+    text = value if isinstance(value, str) else None
+    if text is not None and ("://" in text or "/" in text):
+        raise problem(path, f"{_key(path)} holds a URL: give the name of the environment variable that holds it "
+                            "(a webhook's URL is a secret: keep it out of config files)")
+    if text is None or not _VARIABLE_NAME.match(text.strip()):
+        raise problem(path, f"malformed {_key(path)}: give the name of an environment variable (letters, digits "
+                            "and '_', not starting with a digit), e.g. SLACK_WEBHOOK_URL")
+    return text.strip()
+
+
+def _header(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> str:
+    """A header value, kept as written; it may be a secret, so no error shows it."""
+    if value is None or isinstance(value, (bool, dict, list, tuple)):
+        raise problem(path, f"{_key(path)} must be text")
+    if not str(value).isprintable():
+        raise problem(path, f"{_key(path)} holds a line break or a control character: give it on one line")
+    if "${" in VARIABLE.sub("", str(value)):
+        raise problem(path, f"{_key(path)} holds a malformed ${{...}}: write ${{NAME}} for the value of the "
+                            "environment variable NAME (letters, digits and '_', not starting with a digit)")
+    return str(value)
+
+
+def _seconds(value: Any, path: tuple[str, ...], problem: _Problems, key: Key | None = None) -> float | None:
+    return _named(problem, path, parse_seconds, value, _key(path))
+
+
+def _count(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> int | None:
+    """A whole number of 1 or more, None when not given."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not str(value).strip().isdigit() or int(str(value).strip()) < 1:
+        raise problem(path, f"malformed {_key(path)} {value!r}: give a whole number, 1 or more")
+    return int(str(value).strip())
+
+
+def _status(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> int | None:
+    """An HTTP status, 100 to 599."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
+        raise problem(path, f"malformed {_key(path)} {value!r}: give an HTTP status, e.g. 200")
+    return value
+
+
+# what a list of a key's words is, in its error: "give a list of ..."
+_LIST_OF = {"services": "service names, e.g. [web, worker]", "tags": "tags"}
+
+
+def _words(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> tuple[str, ...]:
     """A list of words: a list, or a comma-separated string (what an environment variable can hold)."""
     if value is None:
         return ()
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, (list, tuple)):
-        raise problem(path, f"malformed {_key(path)} {value!r}: give a list of {what}")
+        raise problem(path, f"malformed {_key(path)} {value!r}: give a list of {_LIST_OF.get(path[-1], 'ids')}")
     return tuple(word for item in value if (word := _text(item, path, problem)))
 
 
-def _url(value: Any, path: tuple[str, ...], problem: _Problems) -> str | None:
+def _command(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> tuple[str, ...] | None:
+    """None when not given; an empty one is refused as such, since a silent skip of the migration is worse."""
+    if value is None:
+        return None
+    if isinstance(value, (str, list, tuple)) and not "".join(map(str, value)).strip():
+        raise problem(path, f"empty {_key(path)}: {key.required.format(section=_key(path[:-1]))}")
+    return _named(problem, path, parse_command, value, _key(path))
+
+
+def _url(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> str | None:
+    """An http(s) URL. It is printed (plans, answers, errors), so it may not name a variable: a token there would
+    be shown."""
     url = _text(value, path, problem)
     if url is None:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(ch.isspace() for ch in url):
         raise problem(path, f"malformed {_key(path)} {url!r}: give an http:// or https:// URL")
+    if "${" in url:
+        raise problem(path, f"{_key(path)} holds a ${{...}}: only header values read environment variables (the "
+                            "URL is printed); send a token in a header")
     return url
 
 
-def _choice(value: Any, key: Key, path: tuple[str, ...], problem: _Problems) -> str:
-    """One of the key's choices (or an old spelling of one); its default when not given."""
+def _choice(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> str | None:
+    """One of the key's choices (or an old spelling of one)."""
     if value in (None, ""):
-        return str(key.default)
+        return None
     text = str(value).strip().lower()
     text = key.aliases.get(text, text)
     if text not in key.choices:
@@ -488,15 +466,22 @@ def _choice(value: Any, key: Key, path: tuple[str, ...], problem: _Problems) -> 
     return text
 
 
-def _boolean(value: Any, what: str) -> bool:
-    if isinstance(value, bool):
+def _boolean(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> bool | None:
+    if value is None or isinstance(value, bool):
         return value
     text = str(value).strip().lower()
     if text in ("true", "yes", "1", "enabled"):
         return True
     if text in ("false", "no", "0", "disabled"):
         return False
-    raise DeployError(f"malformed {what} {value!r}: give true or false")
+    raise problem(path, f"malformed {_key(path)} {value!r}: give true or false")
+
+
+_READERS: dict[str, Reader] = {
+    "text": _text, "repository": _repository, "tag": _tag, "account": _account, "variable": _variable,
+    "header": _header, "seconds": _seconds, "count": _count, "list": _words, "choice": _choice, "url": _url,
+    "status": _status, "bool": _boolean, "command": _command,
+}
 
 
 def _key(path: tuple[str, ...]) -> str:
@@ -505,7 +490,7 @@ def _key(path: tuple[str, ...]) -> str:
 
 def _plain(value: Any) -> Any:
     """Invoke's DataProxy objects (and any mapping) to plain dicts and lists."""
-    if isinstance(value, Mapping) or hasattr(value, "_config"):
+    if isinstance(value, Mapping) or callable(getattr(value, "keys", None)):  # Invoke's DataProxy is no Mapping
         return {str(k): _plain(value[k]) for k in value.keys()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]

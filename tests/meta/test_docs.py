@@ -44,3 +44,11 @@ def test_the_readme_links_every_docs_page():
 
 def test_the_readme_is_short():
     assert len((ROOT / "README.md").read_text().splitlines()) < 350
+
+
+def test_the_table_of_config_keys_is_the_schema():
+    """docs/configuration.md lists every key the code reads, with its kind and default, as the schema declares it."""
+    from tasks.core.schema import with_table
+
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    assert with_table(page) == page, "docs/configuration.md's table of keys is not tasks/core/schema.py's: make docs"

@@ -237,3 +237,47 @@ def test_a_header_value_is_never_shown_in_an_error():
     message = refused(config(environments__staging__smoke={"url": "https://x", "headers": {"Authorization": secret}}))
     assert message == ("deploy.environments.staging.smoke.headers.Authorization holds a line break or a control "
                        "character: give it on one line")
+
+
+# A value each kind of key refuses, as a user might write it (schema.KINDS).
+_BAD = {"text": True, "repository": "Acme/App:1", "tag": "-x", "account": "1234", "variable": "https://hooks.example",
+        "header": "a\nb", "seconds": "soon", "count": "0", "list": 5, "choice": "nope", "url": "ftp://x",
+        "status": 99, "bool": "maybe", "command": ""}
+
+
+def _every_key():
+    from tasks.core.schema import rows
+
+    return [pytest.param(path, kind, id=path) for path, kind, _, _ in rows() if kind != "mapping"]
+
+
+def test_a_bad_value_is_known_for_every_kind():
+    from tasks.core.schema import KINDS
+
+    assert set(_BAD) == set(KINDS)
+
+
+@pytest.mark.parametrize(("path", "kind"), _every_key())
+def test_every_key_the_schema_declares_is_read_and_a_bad_value_is_refused_naming_it(path, kind):
+    from tasks.core.schema import KINDS
+
+    tree = config(environments__staging__smoke={"url": "https://staging.example.com/health"})
+    words = path.replace("<environment>", "staging").replace("<header>", "X-Check").split(".")[1:]
+    node = tree
+    for word in words[:-1]:
+        node = node.setdefault(word, {})
+    node[words[-1]] = _BAD[kind if kind in KINDS else "choice"]
+    shown = ".".join(["deploy", *words])
+    assert shown in refused(tree)
+
+
+def test_the_settings_hold_exactly_the_schema_s_keys():
+    """Code reads typed settings; their fields are the schema's keys, so a key declared there reaches the code."""
+    from dataclasses import fields
+
+    from tasks.core.config import Environment, MigrateSettings, SleuthSettings
+    from tasks.core.schema import ENVIRONMENT, MIGRATE, SLEUTH, SMOKE
+
+    for settings, section, extra in ((Environment, ENVIRONMENT, {"name"}), (MigrateSettings, MIGRATE, set()),
+                                     (SmokeSettings, SMOKE, set()), (SleuthSettings, SLEUTH, set())):
+        assert {f.name for f in fields(settings)} == set(section.keys) | extra, settings.__name__
