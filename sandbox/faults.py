@@ -5,7 +5,9 @@ Assumptions: ECS, ECR, CloudWatch Logs and SSM speak AWS's JSON 1.1 protocol, wh
 400 `ThrottlingException` (what ECS's read APIs answer in busy accounts), a server fault 503
 `ServiceUnavailableException`, and a dropped connection a socket shut without an answer (botocore then raises
 `ConnectionClosedError`). An answer not from AWS is a proxy's 502 HTML page (`html`); credentials that ran out are
-400 `ExpiredTokenException` (`expired`), what ECS answers once a session's token has expired. A fault rule lets the
+400 `ExpiredTokenException` (`expired`), what ECS answers once a session's token has expired; `truncated` is the real
+answer (a write is applied) with its body cut in half and a matching Content-Length, as a proxy that cut it would
+pass it on: a 200 whose JSON ends mid-way. A fault rule lets the
 first `after` calls of an operation through and fails the next `count`; botocore retries each failed call itself, so
 `count` calls are `count / AWS_MAX_ATTEMPTS` polls. Latency is real time: every call waits `latency` seconds before
 it is answered, as a far region would.
@@ -25,7 +27,7 @@ from typing import Any
 from .api_calls import identify
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-KINDS = ("throttle", "5xx", "drop", "html", "expired")
+KINDS = ("throttle", "5xx", "drop", "html", "expired", "truncated")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class Faults:
             if kind == "expired":
                 return _error(start_response, "400 Bad Request", "ExpiredTokenException",
                               "The security token included in the request is expired")
+            if kind == "truncated":
+                return _truncated(app, environ, start_response)
             if kind == "drop":
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 if length:  # read the request whole, or the server would take its body for the next request
@@ -102,6 +106,28 @@ def _error(start_response: Callable[..., Any], status: str, code: str, message: 
     start_response(status, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code),
                             ("Content-Length", str(len(body)))])
     return [body]
+
+
+def _truncated(app: WsgiApp, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """The real answer (so a write is applied), its body cut in half: a proxy or a broken connection's end that
+    still closed the answer cleanly, so the HTTP layer sees a whole answer of the shorter length."""
+    answered: list[Any] = []
+
+    def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        answered[:] = [status, headers]
+        return lambda data: None
+
+    answer = app(environ, keep)
+    try:
+        body = b"".join(answer)
+    finally:
+        if hasattr(answer, "close"):
+            answer.close()
+    status, headers = answered
+    cut = body[: len(body) // 2]
+    start_response(status, [(k, v) for k, v in headers if k.lower() != "content-length"]
+                   + [("Content-Length", str(len(cut)))])
+    return [cut]
 
 
 def _page(start_response: Callable[..., Any]) -> list[bytes]:
