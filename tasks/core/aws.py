@@ -105,6 +105,15 @@ class AwsError(DeployError):
         return self.code in _EXPIRED
 
 
+def expired_at(err: BaseException | None) -> AwsError | None:
+    """The `AwsError` refusing expired credentials that `err` is, or that caused it (`raise ... from` it)."""
+    for _ in range(10):
+        if err is None or (isinstance(err, AwsError) and err.expired):
+            return err
+        err = err.__cause__
+    return None
+
+
 def error_code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
@@ -321,6 +330,18 @@ class Clients:
     def ssm(self) -> Any:
         return self._client("ssm")
 
+    def renewed(self) -> Clients:
+        """Clients on a new session, which resolves the credential chain again (a rewritten credentials file, a
+        re-exported profile, a refreshed web identity token file), whatever this process kept."""
+        return clients_for(self.session.region_name, fresh=True)
+
+    def access_key_id(self) -> str | None:
+        """The access key id the chain resolved (never printed): two sessions with the same one hold the same
+        credentials. Resolving may call AWS (a role to assume), so it can fail like a call."""
+        with calling("the credential chain"):
+            credentials = self.session.get_credentials()
+            return credentials.get_frozen_credentials().access_key if credentials is not None else None
+
     def quick_ecr(self) -> Any:
         """An ECR client that gives up fast (short timeouts, one retry): for a lookup that is only nice to have."""
         from botocore.config import Config
@@ -335,13 +356,14 @@ _loader: Any = None
 _last: tuple[tuple[Any, ...], Any, Any] | None = None  # (what configured it, the session, its botocore session)
 
 
-def clients_for(region: str | None) -> Clients:
+def clients_for(region: str | None, *, fresh: bool = False) -> Clients:
     """Clients from boto3's normal configuration; `region` None means boto3's own choice.
 
     A process keeps the session of its last call, with the credentials it resolved, for as long as nothing it was
     made from changes: the region asked for, every `AWS_*` variable (and `BOTO_CONFIG`), and the AWS config and
     credentials files. So several tasks in one `fab` command assume a role or read an SSO token once, not once
-    each, and a changed variable or file gets a fresh session. Each call gets clients of its own (a caller may
+    each, and a changed variable or file gets a fresh session; `fresh` gets one whatever changed (credentials AWS
+    refused as expired), and later calls share it. Each call gets clients of its own (a caller may
     register handlers on a client's events); every session shares the loader that caches AWS's service models.
     """
     global _loader, _last
@@ -349,7 +371,7 @@ def clients_for(region: str | None) -> Clients:
     import botocore.session
 
     key = _configured_by(region)
-    if _last is not None and _last[0] == key:
+    if not fresh and _last is not None and _last[0] == key:
         return Clients(*_last[1:])
     with calling("session setup"):
         core = botocore.session.get_session()

@@ -83,6 +83,7 @@ class Rollout:
     undoing: bool = False  # following ECS rolling our deployment back: ROLLBACK_SUCCESSFUL is what we want
     finished_first: bool = False  # undoing, but it ended SUCCESSFUL before the rollback took: it runs the new image
     where: str | None = None  # the stage and weight last said
+    error: DeployError | None = None  # why it was NOT_STARTED
     said: set[str] = field(default_factory=set)  # the hook lines already said
 
     @property
@@ -166,7 +167,8 @@ def start(
             deployment = cluster.force_new_deployment(name)
         except DeployError as err:
             # The services already restarted keep rolling: follow them, and report this one as not started.
-            rollouts[name] = Rollout(name, None, requested_at, state=NOT_STARTED, reason=str(err), settled=True)
+            rollouts[name] = Rollout(name, None, requested_at, state=NOT_STARTED, reason=str(err), settled=True,
+                                     error=err)
             return
         rollouts[name] = Rollout(
             service=name,
