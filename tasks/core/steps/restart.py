@@ -63,10 +63,13 @@ class Restart(Step):
 
     def run(self, target: Target) -> None:
         names = list(self.services)
+        # each PRIMARY as the preflight read it, unless a deployment in flight is rolled back first (a new one)
+        primaries = {} if self.stop_ongoing else {n: s.primary.id for n, s in self._known().items() if s.primary}
         if self.stop_ongoing:
             names = self._roll_back_ongoing(target, names)
         rollout.start(target.cluster, names, target.clock, target.say, self.rollouts, parallel=target.parallel,
-                      known=self._known(), allowed=lambda s: self.allowed.get(s.name, target.timeout))
+                      known=self._known(), allowed=lambda s: self.allowed.get(s.name, target.timeout),
+                      primaries=primaries)
         self._wait(target, self.rollouts, target.timeout, self.expect)
         failed = [r for r in self.rollouts.values() if not r.ok]
         if failed:
