@@ -33,6 +33,8 @@ BURSTS = {
     "update-truncated": ("success", (Fault("ecs:UpdateService", "truncated", count=2),)),
     # ... on both PutImage calls (-previous, then the release tag), which ECR applied
     "put-truncated": ("success", (Fault("ecr:PutImage", "truncated", count=2),)),
+    # ... on the deploy lock's PutParameter, which SSM applied: the lock is read back and found to be this run's
+    "lock-truncated": ("success", (Fault("ssm:PutParameter", "truncated", count=1),)),
     # ... on the preflight's read of the release tag, which botocore alone reads as "no such tag: first deploy"
     "read-truncated": ("success", (Fault("ecr:BatchGetImage", "truncated", count=1),)),
     # worker's rollout fails; the put-back's UpdateService calls (the 3rd and 4th) meet a burst of their own
@@ -189,6 +191,15 @@ def test_a_truncated_answer_to_an_applied_put_image_is_re_read_and_the_tags_end_
     assert d.faults_played == [("ecr:PutImage", "truncated")] * 2
     for tag in (PREVIOUS, "latest"):
         assert f"    sandbox-app:{tag}: ecr:PutImage {CUT}; retrying for up to 1m00s" in d.run.lines, d.run.output
+
+
+def test_a_truncated_answer_to_the_lock_s_creation_is_read_back_and_the_run_goes_on(
+    faulty: Callable[[str], Deploy],
+) -> None:
+    """Read as a failure, it would leave behind a lock no run holds, which refuses the run again it asks for."""
+    d = faulty("lock-truncated")
+    all_new(d)  # the lock freed at the end
+    assert d.faults_played == [("ssm:PutParameter", "truncated")]
 
 
 def test_a_truncated_answer_to_a_preflight_read_stops_the_deploy_before_any_change(
