@@ -137,6 +137,9 @@ def test_credentials_that_expire_mid_deploy_are_said_as_such_with_the_commands_t
     assert "AWS credentials have expired (ExpiredTokenException)" in d.run.output
     assert d.registrations == []
     assert "==> put-back INCOMPLETE" in d.run.output
+    # the same session credentials come back from the chain (they are in fab's environment): nothing to retry on
+    assert re.search(r"    credentials expired at ecs:DescribeServices \(\d\d:\d\d:\d\d UTC\); the credential chain "
+                     r"gives the same ones again: nothing here can refresh them\n", d.run.output), d.run.output
     assert "to finish putting it back by hand, in this order:" in d.run.output
     assert "    fab restart --env demo --service web --service worker   # once the release tag is back" in d.run.output
     assert d.tags == d.tags_before  # the put-back's ECR part went through: no -previous invented
