@@ -63,3 +63,40 @@ def test_fresh_credentials_of_another_account_are_refused_before_any_gateway_use
     with pytest.raises(DeployError, match="wrong AWS account"):
         target.reconnect()
     assert target.cluster.client is before
+
+
+def test_a_restart_put_back_refused_as_expired_is_marked_so_and_restarts_those_services_when_tried_again(
+    world, clock,
+):
+    """UpdateService refused: the services are NOT_STARTED, the step's error carries the expired refusal (so the
+    executor tries the put-back again on fresh credentials), and that second try starts them."""
+    from botocore.exceptions import ClientError
+    from conftest import NEW_SHA, NEW_TAG
+
+    from tasks.core import planner
+    from tasks.core.aws import expired_at
+    from tasks.core.executor import execute
+    from tasks.core.steps.restart import Restart
+    from tasks.core.steps.retag import Retag
+
+    target = world.target(clock)
+    plan = planner.deploy(target, sha=NEW_SHA, tag=NEW_TAG)
+    execute(plan, target)
+    plan.step(Retag).put_back(target)  # the release tag back first, as the executor orders it
+    restart = plan.step(Restart)
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ExpiredTokenException", "Message": "The security token included in "
+                                     "the request is expired"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                          "UpdateService")
+
+    client = target.cluster.client
+    client.meta.events.register("before-call.ecs.UpdateService", refuse)
+    with pytest.raises(DeployError) as caught:
+        restart.put_back(target)
+    assert str(caught.value).startswith("services not put back: web NOT_STARTED - AWS credentials have expired")
+    assert expired_at(caught.value) is not None
+    client.meta.events.unregister("before-call.ecs.UpdateService", refuse)
+    restart.put_back(target)
+    assert restart.put_back_done
+    assert world.running_images() == {"web": {world.old_digest}, "worker": {world.old_digest}}
