@@ -50,6 +50,10 @@ SLACK_VARIABLE = "SLACK_WEBHOOK_URL"
 WEBHOOK_VARIABLE = "DEPLOY_WEBHOOK_URL"
 SECRETS = (FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_SLEUTH_API_TOKEN, FAKE_SMOKE_TOKEN,
            FAKE_SLACK_SECRET, FAKE_WEBHOOK_SECRET)
+# What a credentials file holds once "refreshed" (a test rewrites it after the first keys expired); never in
+# sandbox.env, and as secret as the others
+FRESH_AWS_ACCESS_KEY_ID = "AKIASANDBOXFRESHKEY7"
+FRESH_AWS_SECRET_ACCESS_KEY = "sandboxFreshSecretAccessKeyNotReal00007"
 # The sandbox's own look inside (seeding, tests reading state back) signs with this key, so the faults and the
 # latency it plays are only ever seen by the tool under test.
 INSPECTOR_ACCESS_KEY_ID = "AKIASANDBOXINSPECTOR"

@@ -7,16 +7,19 @@ integrations set AWS_REGION). Every client retries in botocore's "standard" mode
 and `AWS_MAX_ATTEMPTS` still win), so a throttled or dropped request is retried by the SDK first.
 
 Every call goes through `call`, which turns `ClientError`, every `BotoCoreError` and botocore's
-`ResponseParserError` (an answer that is not AWS's, e.g. a proxy's page) into an `AwsError`: a `DeployError` that
-also says whether the failure is transient (throttling, a 5xx, a dropped or timed-out connection) and whether a
-write was surely not applied (see `AwsError.applied`). A wait treats a transient failure of a read as a missed poll
-(see `clock.Wait`); a write AWS did not apply is tried again for a while (see `clock.Writes`); everywhere else a
-transient failure fails the step once the SDK's own retries ran out. Gateways handle the codes that mean something
-for their own calls (an image that already exists, a missing stream) by catching `AwsError` and reading `code`.
+`ResponseParserError` (an answer that is not AWS's: a proxy's page, or a 200 whose JSON was cut short, which every
+client refuses through botocore's `before-parse` event: see `refuse_unreadable`) into an `AwsError`: a
+`DeployError` that also says whether the failure is transient (throttling, a 5xx, a dropped or timed-out
+connection) and whether a write was surely not applied (see `AwsError.applied`). A wait treats a transient failure
+of a read as a missed poll (see `clock.Wait`); a write AWS did not apply is tried again for a while (see
+`clock.Writes`); everywhere else a transient failure fails the step once the SDK's own retries ran out. Gateways
+handle the codes that mean something for their own calls (an image that already exists, a missing stream) by
+catching `AwsError` and reading `code`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -102,6 +105,15 @@ class AwsError(DeployError):
         return self.code in _EXPIRED
 
 
+def expired_at(err: BaseException | None) -> AwsError | None:
+    """The `AwsError` refusing expired credentials that `err` is, or that caused it (`raise ... from` it)."""
+    for _ in range(10):
+        if err is None or (isinstance(err, AwsError) and err.expired):
+            return err
+        err = err.__cause__
+    return None
+
+
 def error_code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
@@ -123,7 +135,7 @@ def translate(err: Exception, action: str) -> AwsError:
     if isinstance(err, ClientError):
         return _client_error(err, action)
     if isinstance(err, ResponseParserError):
-        return _not_from_aws(err, action)
+        return _not_from_aws(err, action, getattr(err, "status", 0))
     if isinstance(err, BotoCoreError):
         return _botocore_error(err, action)
     raise TypeError(f"not an AWS error: {err!r}")
@@ -162,10 +174,13 @@ def _not_aws(code: str, message: str, status: int) -> bool:
 
 def _not_from_aws(err: Exception, action: str, status: int = 0) -> AwsError:
     """An answer AWS's protocol does not explain (a proxy's HTML page, a truncated body): one line, without the
-    page; transient where the status says so (a 5xx, 429, or no status known), since a proxy's trouble passes."""
+    page; transient where the status says so (a 2xx cut short, a 5xx, 429, or no status known), since a proxy's
+    trouble passes. Only a 429 says the request was not applied: a 200 says it may well have been."""
     said = f"HTTP {status}" if status else "an unreadable answer"
+    if 200 <= status < 300:
+        said += " with a body that is not JSON"
     problem = f"got {said}: the answer was not from AWS (a proxy?)"
-    transient = not status or status >= 500 or status == 429
+    transient = not status or status < 300 or status >= 500 or status == 429
     advice = "run again in a minute" if transient else "check HTTPS_PROXY and AWS_ENDPOINT_URL"
     return AwsError(f"AWS {action} {problem}; {advice}", action=action, code=str(status or ""), problem=problem,
                     transient=transient, applied=False if status == 429 else None)
@@ -206,6 +221,55 @@ def _botocore_error(err: BotoCoreError, action: str) -> AwsError:
     return AwsError(text, action=action, problem=text)
 
 
+class UnreadableAnswer(ResponseParserError):
+    """A success status whose body is not the JSON object AWS's JSON protocols always send (see `refuse_unreadable`).
+    A `ResponseParserError`, as botocore raises for unreadable XML, so `call` turns it into an `AwsError`."""
+
+    def __init__(self, status: int, operation: str) -> None:
+        super().__init__(f"HTTP {status} answer to {operation} is not JSON")
+        self.status = status
+
+
+def readable(body: bytes, answers: bool = True) -> bool:
+    """Whether `body` is a whole answer of AWS's JSON protocols: a JSON object; an empty body only where the
+    operation has nothing to answer (`answers` False)."""
+    if not body.strip():
+        return not answers
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:  # also UnicodeDecodeError
+        return False
+
+
+def refuse_unreadable(response_dict: dict[str, Any], operation_model: Any, **_: Any) -> None:
+    """A `before-parse` handler: a 2xx whose body is not JSON raises `UnreadableAnswer`.
+
+    botocore's JSON parser reads a body that is not JSON as `{"message": body}`, and keeps only the members of the
+    output shape, so an answer cut short by a proxy reads as an answer with nothing in it: a DescribeServices with
+    no services, a BatchGetImage with no image (no release tag: "first deploy"). Raised here, it is an error like
+    a proxy's page instead. botocore does not retry it (it is raised after its retry decisions); a wait counts it as
+    a missed poll, and a write is re-read before it is repeated.
+    """
+    status = int(response_dict.get("status_code") or 0)
+    if not 200 <= status < 300 or operation_model.has_streaming_output or operation_model.has_event_stream_output:
+        return
+    shape = operation_model.output_shape
+    if not readable(response_dict.get("body") or b"", answers=bool(shape is not None and shape.members)):
+        raise UnreadableAnswer(status, operation_model.name)
+
+
+JSON_PROTOCOLS = ("json", "rest-json")
+
+
+def guarded(client: T) -> T:
+    """`client`, refusing answers its JSON protocol cannot explain (see `refuse_unreadable`); the XML protocols'
+    parser already raises on a body cut short."""
+    meta = client.meta  # type: ignore[attr-defined]
+    if meta.service_model.protocol in JSON_PROTOCOLS:
+        meta.events.register("before-parse", refuse_unreadable, unique_id="fab-deploy-refuse-unreadable")
+    return client
+
+
 def call(action: str, method: Callable[..., T], /, **params: Any) -> T:
     """`method(**params)`, with any AWS failure raised as an `AwsError` naming `action`."""
     try:
@@ -243,7 +307,7 @@ class Clients:
             mode = self.core.get_config_variable("retry_mode") or "standard"
             config = Config(retries={"mode": mode}, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
             with calling(f"{service} client setup"):
-                self._clients[service] = self.session.client(service, config=config)
+                self._clients[service] = guarded(self.session.client(service, config=config))
         return self._clients[service]
 
     @property
@@ -266,13 +330,25 @@ class Clients:
     def ssm(self) -> Any:
         return self._client("ssm")
 
+    def renewed(self) -> Clients:
+        """Clients on a new session, which resolves the credential chain again (a rewritten credentials file, a
+        re-exported profile, a refreshed web identity token file), whatever this process kept."""
+        return clients_for(self.session.region_name, fresh=True)
+
+    def access_key_id(self) -> str | None:
+        """The access key id the chain resolved (never printed): two sessions with the same one hold the same
+        credentials. Resolving may call AWS (a role to assume), so it can fail like a call."""
+        with calling("the credential chain"):
+            credentials = self.session.get_credentials()
+            return credentials.get_frozen_credentials().access_key if credentials is not None else None
+
     def quick_ecr(self) -> Any:
         """An ECR client that gives up fast (short timeouts, one retry): for a lookup that is only nice to have."""
         from botocore.config import Config
 
         config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
         with calling("ecr client setup"):
-            return self.session.client("ecr", config=config)
+            return guarded(self.session.client("ecr", config=config))
 
 
 _AWS_FILES = (("AWS_CONFIG_FILE", "~/.aws/config"), ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"))
@@ -280,13 +356,14 @@ _loader: Any = None
 _last: tuple[tuple[Any, ...], Any, Any] | None = None  # (what configured it, the session, its botocore session)
 
 
-def clients_for(region: str | None) -> Clients:
+def clients_for(region: str | None, *, fresh: bool = False) -> Clients:
     """Clients from boto3's normal configuration; `region` None means boto3's own choice.
 
     A process keeps the session of its last call, with the credentials it resolved, for as long as nothing it was
     made from changes: the region asked for, every `AWS_*` variable (and `BOTO_CONFIG`), and the AWS config and
     credentials files. So several tasks in one `fab` command assume a role or read an SSO token once, not once
-    each, and a changed variable or file gets a fresh session. Each call gets clients of its own (a caller may
+    each, and a changed variable or file gets a fresh session; `fresh` gets one whatever changed (credentials AWS
+    refused as expired), and later calls share it. Each call gets clients of its own (a caller may
     register handlers on a client's events); every session shares the loader that caches AWS's service models.
     """
     global _loader, _last
@@ -294,7 +371,7 @@ def clients_for(region: str | None) -> Clients:
     import botocore.session
 
     key = _configured_by(region)
-    if _last is not None and _last[0] == key:
+    if not fresh and _last is not None and _last[0] == key:
         return Clients(*_last[1:])
     with calling("session setup"):
         core = botocore.session.get_session()

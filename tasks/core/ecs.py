@@ -243,17 +243,29 @@ class Cluster:
             )
         return {name: found[name] for name in names}
 
-    def force_new_deployment(self, service: str) -> Deployment:
-        """Start a rolling deployment of the service's current task definition; return the new PRIMARY one."""
+    def force_new_deployment(self, service: str, before: str | None = None) -> Deployment:
+        """Start a rolling deployment of the service's current task definition; return the new PRIMARY one.
+        `before` is the id of the PRIMARY deployment as last read (the preflight's), when known."""
         sent = self.writes.clock.now()
 
         def landed() -> Deployment | None:
-            """A request whose answer was lost started our deployment if the PRIMARY one is that recent (the
-            deploy lock keeps other deploys away; SKEW allows for this machine's clock running ahead of ECS's)."""
+            """A request whose answer was lost started our deployment if the PRIMARY one is new: never the one
+            that was PRIMARY before (`before`), and created by ECS no more than SKEW before this machine sent the
+            request (its clock may run that far ahead of ECS's; the deploy lock keeps other deploys away). Where
+            `before` is known, a new PRIMARY created earlier than that is still ours (nothing else deploys under the
+            lock), said in one line since this machine's clock then runs ahead of AWS's by more than SKEW."""
             primary = self.services([service])[service].primary
-            if primary is not None and primary.created_at is not None and primary.created_at >= sent - SKEW:
+            if primary is None or primary.created_at is None or (before is not None and primary.id == before):
+                return None
+            if primary.created_at >= sent - SKEW:
                 return primary
-            return None
+            if before is None:  # nothing tells ours from an older one: send it again
+                return None
+            early = (sent - primary.created_at).total_seconds()
+            self.writes.say(f"    {service}: PRIMARY deployment {primary.id} is new since the preflight, so ours, "
+                            f"though ECS created it {early:.0f}s before this machine sent UpdateService: this "
+                            f"machine's clock runs more than {SKEW.total_seconds():.0f}s ahead of AWS's (check NTP)")
+            return primary
 
         primary = self.writes.attempt(
             "ecs:UpdateService",

@@ -4,10 +4,12 @@ Assumptions: the executor knows no step by name (each step puts itself back and 
 steps/__init__.py). A failure at any step puts back every step that ran, the failed one included, in the order
 `put_back_order` gives (the order they ran, each after the steps its put-back relies on), unless the environment
 says `on_failure: leave`; then nothing is put back and the output gives the commands that would. A put-back that
-fails stops there (the later ones rely on it) and prints the exact commands that finish it by hand; it never
-hides the first failure, which stays the last line. Ctrl-C, SIGTERM and SIGHUP put nothing back: the operator
-(or CI) chose to stop, and ECS carries on regardless; the output says what changed, what still runs and the
-commands that follow it or put it back.
+fails stops there (the later ones rely on it) and prints the exact commands that finish it by hand (where AWS
+refused the credentials as expired, it is first tried once more on a new session, when the credential chain gives
+other credentials: a rewritten credentials file, a refreshed web identity token); it never hides the first failure,
+which stays the last line. Ctrl-C, SIGTERM and SIGHUP put nothing back: the operator (or CI) chose to stop, and ECS
+carries on regardless; the output says what changed, what still runs and the commands that follow it or put it
+back.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Sequence
 
+from .aws import expired_at
 from .clock import duration
 from .credentials import expired_context, known_lifetime
 from .errors import DeployError, Interrupted, stop_status
@@ -74,11 +77,12 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
     put_back_started = clock.monotonic()
     pending = put_back_order(ran)
     try:
-        with target.writes.for_up_to(target.put_back_timeout):  # giving up early would leave production mixed
-            while pending:
-                pending[0].put_back(target)
-                done = pending.pop(0)
-                journal.put_back_step(done.name, "put back" if _changes(done) else "nothing to put back")
+        try:
+            _put_back(target, pending)
+        except DeployError as err:
+            if not _on_fresh_credentials(target, err):
+                raise
+            _put_back(target, pending)  # once: the steps know what they already put back
     except KeyboardInterrupt as stop:
         journal.put_back_outcome = STOPPED
         _unreached(journal, pending)
@@ -104,6 +108,34 @@ def recover(plan: Plan, target: Target, ran: Sequence[Step], failure: str, start
         say(f"==> put back in {took} ({duration(clock.monotonic() - started)} in all); state now:")
     _state(plan, target, ran)
     _commands(target, pending, "to finish putting it back by hand, in this order:", plan.put_back_hint)
+
+
+def _put_back(target: Target, pending: list[Step]) -> None:
+    """Put back each pending step in turn, popping it once done."""
+    with target.writes.for_up_to(target.put_back_timeout):  # giving up early would leave production mixed
+        while pending:
+            pending[0].put_back(target)
+            done = pending.pop(0)
+            target.journal.put_back_step(done.name, "put back" if _changes(done) else "nothing to put back")
+
+
+def _on_fresh_credentials(target: Target, err: DeployError) -> bool:
+    """After AWS refused the credentials as expired: whether the put-back may go on, on a new session whose
+    credential chain gave other credentials (said in one line); False, said too, when it cannot."""
+    expired = expired_at(err)
+    if expired is None:
+        return False
+    when = f"credentials expired at {expired.action} ({target.clock.now():%H:%M:%S} UTC)"
+    try:
+        fresh = target.reconnect()
+    except DeployError as problem:
+        target.say(f"    {when}; no fresh ones could be had: {problem}")
+        return False
+    if not fresh:
+        target.say(f"    {when}; the credential chain gives the same ones again: nothing here can refresh them")
+        return False
+    target.say(f"    {when}; put-back on fresh credentials")
+    return True
 
 
 def _changes(step: Step) -> bool:

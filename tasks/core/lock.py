@@ -226,6 +226,13 @@ class DeployLock:
         except AwsError as err:
             if err.code == "ParameterAlreadyExists":
                 return False
+            if err.transient and err.applied is None:  # the answer was lost: the lock may be ours all the same
+                try:
+                    landed = self.holder()
+                except AwsError:
+                    landed = None
+                if landed is not None and landed.token == holder.token:
+                    return True
             raise
         return True
 

@@ -22,7 +22,7 @@ boto3 client is thread-safe), since against real AWS one after another adds up w
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -83,6 +83,7 @@ class Rollout:
     undoing: bool = False  # following ECS rolling our deployment back: ROLLBACK_SUCCESSFUL is what we want
     finished_first: bool = False  # undoing, but it ended SUCCESSFUL before the rollback took: it runs the new image
     where: str | None = None  # the stage and weight last said
+    error: DeployError | None = None  # why it was NOT_STARTED
     said: set[str] = field(default_factory=set)  # the hook lines already said
 
     @property
@@ -151,9 +152,12 @@ def start(
     parallel: int = 8,
     known: dict[str, Service] | None = None,
     allowed: Callable[[Service], float] | None = None,
+    primaries: Mapping[str, str] | None = None,
 ) -> dict[str, Rollout]:
     """Force a new deployment of every service, `parallel` at a time, keeping each new deployment's id; `known`
-    (the services as read) gives each rollout its strategy, and `allowed` its time.
+    (the services as read) gives each rollout its strategy, and `allowed` its time; `primaries` each service's
+    PRIMARY deployment id right before, where known (a lost answer is then told from a request that did not land
+    whatever this machine's clock says: see `Cluster.force_new_deployment`).
 
     Fills `rollouts` as each starts, so a Ctrl-C half-way still knows which services it restarted; after
     Ctrl-C the calls already sent are waited for (each is one request) and the others are not sent.
@@ -163,10 +167,11 @@ def start(
     def force(name: str) -> None:
         requested_at = clock.now()
         try:
-            deployment = cluster.force_new_deployment(name)
+            deployment = cluster.force_new_deployment(name, (primaries or {}).get(name))
         except DeployError as err:
             # The services already restarted keep rolling: follow them, and report this one as not started.
-            rollouts[name] = Rollout(name, None, requested_at, state=NOT_STARTED, reason=str(err), settled=True)
+            rollouts[name] = Rollout(name, None, requested_at, state=NOT_STARTED, reason=str(err), settled=True,
+                                     error=err)
             return
         rollouts[name] = Rollout(
             service=name,

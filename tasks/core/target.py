@@ -17,7 +17,7 @@ from .config import Environment
 from .ecr import Registry
 from .ecs import Cluster, Service
 from .history import History
-from .identity import Accounts
+from .identity import Accounts, caller_identity, guard_account
 from .lock import DeployLock
 from .logs import Logs
 from .record import Journal
@@ -79,6 +79,25 @@ class Target:
     @cached_property
     def history(self) -> History:
         return History(self._connected.ssm, self.env, self.clock, self.say)
+
+    def reconnect(self) -> bool:
+        """Every gateway on a new session, for a put-back after AWS refused the credentials as expired: True when
+        the chain gave other credentials (they may be fresh), False when it gave the same ones again (static
+        keys, an exported session: nothing here can refresh them). A new session that fails to resolve, or whose
+        credentials belong to another account than the environment's, raises `DeployError`."""
+        old = self._connected
+        new = old.renewed()
+        if new.access_key_id() == old.access_key_id():
+            return False
+        if self.env.account:  # before any gateway uses them
+            guard_account(caller_identity(new.sts), self.env)
+        self._clients = new
+        self.registry.client, self.cluster.client = new.ecr, new.ecs
+        for name, client in (("logs", "logs"), ("lock", "ssm"), ("history", "ssm")):
+            if name in self.__dict__:  # made already (cached_property): keep its state, swap its client
+                getattr(self, name).client = getattr(new, client)
+        self.__dict__.pop("accounts", None)  # whose credentials these are is asked again
+        return True
 
     @property
     def _connected(self) -> Clients:

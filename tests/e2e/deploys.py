@@ -64,14 +64,18 @@ class Deploy:
 
 
 def run_deploys(scenario: str, *, dry_first: bool = False, sleuth_failures: int = 0,
-                faults: tuple[Fault, ...] = (), extra: dict[str, str] | None = None) -> list[Deploy]:
+                faults: tuple[Fault, ...] = (), extra: dict[str, str] | None = None,
+                prepare: Callable[[Sandbox, Path], dict[str, str]] | None = None) -> list[Deploy]:
     """`fab deploy` against a fresh sandbox, after `fab --dry deploy` with `dry_first` (a dry run changes nothing,
     so the real one that follows meets the sandbox as it was seeded): what each left, in order. `faults` are AWS
-    calls the sandbox fails (sandbox/faults.py), counted from the first call fab makes; `extra` variables for fab."""
+    calls the sandbox fails (sandbox/faults.py), counted from the first call fab makes; `extra` variables for fab;
+    `prepare(sandbox, directory)`, run once the sandbox started, returns more (a credentials file it wrote)."""
     options = Options(scenario=scenario, sleuth_failures=sleuth_failures, faults=faults, **PACE)
     with Sandbox(options) as sandbox, tempfile.TemporaryDirectory(prefix="e2e-") as directory:
         assert sandbox.world is not None
         config, _ = sandbox.write_files(directory, poll_interval=POLL_INTERVAL, timeout=TIMEOUT)
+        if prepare is not None:
+            extra = {**(extra or {}), **prepare(sandbox, Path(directory))}
         arguments = deploy_arguments(sandbox.world, options)
         runs = [["--dry", *arguments]] if dry_first else []
         return [observe(sandbox, config, argv, extra) for argv in [*runs, arguments]]

@@ -1,7 +1,7 @@
-"""End to end: the real `fab deploy` against the sandbox while AWS throttles its writes, answers with a proxy's page
-or refuses expired credentials. Whatever happens, the end state in AWS is one of two: every service on the new image
-with the release tag on it and Sleuth told once, or everything where it was (no `-previous` invented) and Sleuth told
-nothing; never a traceback, and the deploy lock free.
+"""End to end: the real `fab deploy` against the sandbox while AWS throttles its writes, answers with a proxy's page,
+cuts a 200's JSON in half or refuses expired credentials. Whatever happens, the end state in AWS is one of two: every
+service on the new image with the release tag on it and Sleuth told once, or everything where it was (no `-previous`
+invented) and Sleuth told nothing; never a traceback, and the deploy lock free.
 
 The sandbox's environment sets AWS_MAX_ATTEMPTS=2, so a burst of 4 outlasts botocore's own retries twice (in
 production's default of 3 attempts, once) and reaches fab's retries.
@@ -27,6 +27,16 @@ BURSTS = {
     "update-proxy-page": ("success", (Fault("ecs:UpdateService", "html", count=4),)),
     # ... and on the wait's reads: missed polls
     "describe-proxy-page": ("success", (Fault("ecs:DescribeServices", "html", count=4, after=3),)),
+    # a 200 whose JSON is cut in half (a proxy): on the wait's reads, missed polls
+    "describe-truncated": ("success", (Fault("ecs:DescribeServices", "truncated", count=4, after=3),)),
+    # ... on both UpdateService calls, which ECS applied: each service is re-read, not deployed twice
+    "update-truncated": ("success", (Fault("ecs:UpdateService", "truncated", count=2),)),
+    # ... on both PutImage calls (-previous, then the release tag), which ECR applied
+    "put-truncated": ("success", (Fault("ecr:PutImage", "truncated", count=2),)),
+    # ... on the deploy lock's PutParameter, which SSM applied: the lock is read back and found to be this run's
+    "lock-truncated": ("success", (Fault("ssm:PutParameter", "truncated", count=1),)),
+    # ... on the preflight's read of the release tag, which botocore alone reads as "no such tag: first deploy"
+    "read-truncated": ("success", (Fault("ecr:BatchGetImage", "truncated", count=1),)),
     # worker's rollout fails; the put-back's UpdateService calls (the 3rd and 4th) meet a burst of their own
     "put-back-throttled": ("worker-fails", (Fault("ecs:UpdateService", "throttle", count=4, after=2),)),
     # credentials expire during the rollouts' wait and stay expired: nothing can be put back by fab
@@ -127,6 +137,9 @@ def test_credentials_that_expire_mid_deploy_are_said_as_such_with_the_commands_t
     assert "AWS credentials have expired (ExpiredTokenException)" in d.run.output
     assert d.registrations == []
     assert "==> put-back INCOMPLETE" in d.run.output
+    # the same session credentials come back from the chain (they are in fab's environment): nothing to retry on
+    assert re.search(r"    credentials expired at ecs:DescribeServices \(\d\d:\d\d:\d\d UTC\); the credential chain "
+                     r"gives the same ones again: nothing here can refresh them\n", d.run.output), d.run.output
     assert "to finish putting it back by hand, in this order:" in d.run.output
     assert "    fab restart --env demo --service web --service worker   # once the release tag is back" in d.run.output
     assert d.tags == d.tags_before  # the put-back's ECR part went through: no -previous invented
@@ -146,3 +159,59 @@ def test_the_preflight_warns_when_the_credentials_end_before_the_deploy_s_worst_
                         r"put-back at their timeouts\); get credentials that last longer, or lower deploy.timeout",
                         warning), warning
     assert d.locks == []
+
+
+CUT = "got HTTP 200 with a body that is not JSON: the answer was not from AWS (a proxy?)"
+
+
+def test_a_truncated_answer_on_a_wait_s_read_is_a_missed_poll(faulty: Callable[[str], Deploy]) -> None:
+    d = faulty("describe-truncated")
+    all_new(d)
+    assert d.faults_played == [("ecs:DescribeServices", "truncated")] * 4
+    assert d.run.output.count(f"ecs:DescribeServices {CUT}; still waiting") == 1, d.run.output
+    assert re.search(r"ecs:DescribeServices answers again after 4 failed reads \(\d+s\)", d.run.output), d.run.output
+
+
+def test_a_truncated_answer_to_an_applied_update_is_re_read_and_not_deployed_twice(
+    faulty: Callable[[str], Deploy],
+) -> None:
+    d = faulty("update-truncated")
+    all_new(d)  # Sleuth told once
+    assert d.faults_played == [("ecs:UpdateService", "truncated")] * 2
+    assert sorted(d.started_deployments) == ["web", "worker"]
+    assert all(len(ids) == 1 for ids in d.started_deployments.values()), d.started_deployments  # none doubled
+    for service in ("web", "worker"):
+        assert f"    {service}: ecs:UpdateService {CUT}; retrying for up to 1m00s" in d.run.lines, d.run.output
+        (started,) = d.started_deployments[service]
+        assert f"    {service}: new deployment {started} (sandbox-{service}:1)" in d.run.lines  # the one it followed
+
+
+def test_a_truncated_answer_to_an_applied_put_image_is_re_read_and_the_tags_end_consistent(
+    faulty: Callable[[str], Deploy],
+) -> None:
+    d = faulty("put-truncated")
+    all_new(d)  # the release tag on the new image, -previous on the one it named before: nothing invented
+    assert d.faults_played == [("ecr:PutImage", "truncated")] * 2
+    for tag in (PREVIOUS, "latest"):
+        assert f"    sandbox-app:{tag}: ecr:PutImage {CUT}; retrying for up to 1m00s" in d.run.lines, d.run.output
+
+
+def test_a_truncated_answer_to_the_lock_s_creation_is_read_back_and_the_run_goes_on(
+    faulty: Callable[[str], Deploy],
+) -> None:
+    """Read as a failure, it would leave behind a lock no run holds, which refuses the run again it asks for."""
+    d = faulty("lock-truncated")
+    all_new(d)  # the lock freed at the end
+    assert d.faults_played == [("ssm:PutParameter", "truncated")]
+
+
+def test_a_truncated_answer_to_a_preflight_read_stops_the_deploy_before_any_change(
+    faulty: Callable[[str], Deploy],
+) -> None:
+    """Read as botocore alone reads it, the release tag would be missing: a "first deploy" recording no -previous."""
+    d = faulty("read-truncated")
+    assert d.run.exit_code == 1, d.run.output
+    assert d.last_line == f"error: preflight failed: repository: AWS ecr:BatchGetImage {CUT}; run again in a minute"
+    assert d.tags == d.tags_before and d.started_deployments == {} and d.migrations == []
+    assert "first deploy" not in d.run.output and "Traceback" not in d.run.output
+    assert d.registrations == [] and d.locks == []

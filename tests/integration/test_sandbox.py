@@ -351,6 +351,58 @@ def test_faults_hit_the_tool_under_test_only_and_in_the_order_set(start: Callabl
                                      ("ecs:DescribeServices", "drop")]
 
 
+def test_a_truncated_answer_is_the_real_one_applied_and_cut_in_half(start: Callable[..., Sandbox]) -> None:
+    import boto3
+
+    from sandbox.faults import Fault
+
+    sandbox = start()
+    sandbox.faults.set([Fault("ecs:UpdateService", "truncated", count=1)])
+    tool = boto3.client("ecs", endpoint_url=sandbox.aws_endpoint, region_name=settings.REGION,
+                        aws_access_key_id=settings.FAKE_AWS_ACCESS_KEY_ID,
+                        aws_secret_access_key=settings.FAKE_AWS_SECRET_ACCESS_KEY)
+    before = sandbox.services()["web"]["deployments"][0]["id"]
+    answer = tool.update_service(cluster=settings.CLUSTER, service="web", forceNewDeployment=True)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200 and "service" not in answer  # botocore alone
+    assert sandbox.services()["web"]["deployments"][0]["id"] != before  # applied all the same
+    assert sandbox.faults.played == [("ecs:UpdateService", "truncated")]
+
+
+def test_keys_expired_by_a_keyed_rule_stay_expired_for_every_call_until_the_caller_signs_with_others(
+    start: Callable[..., Sandbox],
+) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from sandbox.faults import Fault
+
+    sandbox = start()
+    expired: list[str] = []
+    sandbox.faults.set([Fault("ecs:DescribeServices", "expired", count=1, after=1,
+                              key=settings.FAKE_AWS_ACCESS_KEY_ID)])
+    sandbox.faults.on_expiry = expired.append
+
+    def client(service: str, key: str) -> Any:
+        return boto3.client(service, endpoint_url=sandbox.aws_endpoint, region_name=settings.REGION,
+                            aws_access_key_id=key, aws_secret_access_key="any")
+
+    def outcome(call: Callable[[], Any]) -> str:
+        try:
+            call()
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+        return "ok"
+
+    old, fresh = settings.FAKE_AWS_ACCESS_KEY_ID, settings.FRESH_AWS_ACCESS_KEY_ID
+    describe = {"cluster": settings.CLUSTER, "services": ["web"]}
+    assert outcome(lambda: client("ecs", fresh).describe_services(**describe)) == "ok"  # another key: counted, spared
+    assert outcome(lambda: client("ecs", old).describe_services(**describe)) == "ExpiredTokenException"
+    assert expired == [old]
+    assert outcome(lambda: client("ecr", old).describe_repositories()) == "ExpiredTokenException"  # any service now
+    assert outcome(lambda: client("ecr", fresh).describe_repositories()) == "ok"
+    assert expired == [old]  # said once
+
+
 def post(url: str, body: Any, token: str | None, scheme: str = "Bearer") -> tuple[int, str]:
     headers = {"Content-Type": "application/json"}
     if token is not None:

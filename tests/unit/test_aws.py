@@ -105,3 +105,90 @@ def test_an_unparsable_answer_is_an_aws_error_not_a_traceback():
     assert str(caught.value) == ("AWS sts:GetCallerIdentity got an unreadable answer: the answer was not from AWS "
                                  "(a proxy?); run again in a minute")
     assert caught.value.transient
+
+
+class _Wire:
+    """What a `before-send` handler hands botocore instead of sending: one answer, as the HTTP layer read it."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, *args: object, **kwargs: object):
+        yield self.body
+
+
+def answered(service: str, status: int, body: bytes, *, guard: bool = True):
+    """A real boto3 client (the project's guard on it) whose every request gets `status` and `body` back."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+    from botocore.config import Config
+
+    from tasks.core.aws import guarded
+
+    client = boto3.session.Session(aws_access_key_id="AKIAUNITTEST", aws_secret_access_key="unit-test",
+                                   region_name="us-east-1").client(service, config=Config(retries={"max_attempts": 1}))
+    client.meta.events.register(
+        "before-send", lambda request, **_: AWSResponse(request.url, status, {"Content-Type":
+                                                                              "application/x-amz-json-1.1"},
+                                                        _Wire(body)))
+    return guarded(client) if guard else client
+
+
+SERVICES = (b'{"services": [{"serviceName": "web", "status": "ACTIVE", "deployments": [{"id": "ecs-svc/1", '
+            b'"status": "PRIMARY"}]}], "failures": []}')
+
+
+def test_botocore_alone_reads_a_truncated_answer_as_one_with_nothing_in_it():
+    """Why the guard exists: unguarded, half of DescribeServices's answer is an answer with no services."""
+    client = answered("ecs", 200, SERVICES[: len(SERVICES) // 2], guard=False)
+    response = client.describe_services(cluster="c", services=["web"])
+    assert "services" not in response or response["services"] == []
+
+
+def test_a_whole_json_answer_goes_through_the_guard_as_it_is():
+    response = answered("ecs", 200, SERVICES).describe_services(cluster="c", services=["web"])
+    assert [s["serviceName"] for s in response["services"]] == ["web"]
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (SERVICES[: len(SERVICES) // 2], "cut in half"),
+        (SERVICES[:-1], "its last brace lost"),
+        (b"OK", "text"),
+        (b"<html><body>Request accepted</body></html>", "a proxy's 200 page"),
+        (b"[]", "JSON that is no object"),
+        (b"", "empty where services were asked for"),
+        (b"\xff\xfe{", "not UTF-8"),
+    ],
+)
+def test_a_200_whose_body_is_not_a_json_answer_is_one_transient_line_naming_action_and_status(body, what):
+    client = answered("ecs", 200, body)
+    with pytest.raises(AwsError) as caught:
+        call("ecs:DescribeServices", client.describe_services, cluster="c", services=["web"])
+    err = caught.value
+    assert str(err) == ("AWS ecs:DescribeServices got HTTP 200 with a body that is not JSON: the answer was not from "
+                        "AWS (a proxy?); run again in a minute"), what
+    assert err.transient and err.applied is None  # a 200: the write may have been applied, so re-read first
+
+
+def test_an_empty_answer_is_fine_where_the_operation_answers_nothing():
+    # ssm:DeleteParameter's output has no members: AWS answers `{}`, and an empty body loses nothing
+    assert answered("ssm", 200, b"").delete_parameter(Name="/lock")["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert answered("ssm", 200, b"{}").delete_parameter(Name="/lock")["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_error_answers_are_left_to_botocore():
+    body = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+    with pytest.raises(AwsError) as caught:
+        call("ecs:UpdateService", answered("ecs", 400, body).update_service, cluster="c", service="web")
+    assert caught.value.problem == "throttled (ThrottlingException)" and caught.value.applied is False
+
+
+def test_an_xml_answer_cut_short_is_caught_by_botocore_s_own_parser():
+    """STS speaks XML (not guarded: its parser raises on a body cut short), and ends up the same kind of error."""
+    body = (b'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+            b"<Arn>arn:aws:iam::123456789012:user/ci</Arn><Acc")
+    with pytest.raises(AwsError) as caught:
+        call("sts:GetCallerIdentity", answered("sts", 200, body).get_caller_identity)
+    assert "the answer was not from AWS (a proxy?)" in str(caught.value) and caught.value.transient

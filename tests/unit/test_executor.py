@@ -108,3 +108,88 @@ def test_the_journal_says_which_put_back_failed_and_which_were_not_reached():
     assert run.journal.put_back == [{"name": "retag", "outcome": "failed", "error": "denied"},
                                     {"name": "migrate", "outcome": "not reached", "error": None},
                                     {"name": "restart", "outcome": "not reached", "error": None}]
+
+
+@dataclass
+class ExpiresOnPutBack(Played):
+    """Its put-back meets AWS refusing the credentials as expired `times` times, then works."""
+
+    times: int = 1
+
+    def put_back(self, target) -> None:
+        from botocore.exceptions import ClientError
+
+        from tasks.core.aws import translate
+
+        self.log.append(f"put back {self.name}")
+        if self.times > 0:
+            self.times -= 1
+            expired = {"Error": {"Code": "ExpiredTokenException", "Message": "expired"},
+                       "ResponseMetadata": {"HTTPStatusCode": 400}}
+            raise translate(ClientError(expired, "PutImage"), "ecr:PutImage")
+
+
+def expiring(log: list[str], fresh: bool | DeployError, times: int = 1) -> tuple[Plan, SimpleNamespace, list[str]]:
+    said: list[str] = []
+    t = target(log)
+    t.say = said.append
+
+    def reconnect() -> bool:
+        log.append("reconnect")
+        if isinstance(fresh, DeployError):
+            raise fresh
+        return fresh
+
+    t.reconnect = reconnect
+    plan = Plan("deploy", [ExpiresOnPutBack(Retag, log, times=times), Played(Restart, log, fails=True)])
+    return plan, t, said
+
+
+def test_a_put_back_refused_as_expired_is_tried_once_more_on_fresh_credentials():
+    log: list[str] = []
+    plan, t, said = expiring(log, fresh=True)
+    with pytest.raises(DeployError, match="restart failed: it broke"):
+        execute(plan, t)
+    assert log[2:] == ["put back retag", "reconnect", "put back retag", "put back restart"]
+    assert [line for line in said if "credentials expired" in line] == [
+        "    credentials expired at ecr:PutImage (06:00:00 UTC); put-back on fresh credentials"]
+    assert any(line.startswith("==> put back in ") for line in said), said
+
+
+def test_expired_again_on_fresh_credentials_is_not_tried_a_third_time():
+    log: list[str] = []
+    plan, t, said = expiring(log, fresh=True, times=2)
+    with pytest.raises(DeployError):
+        execute(plan, t)
+    assert log[2:] == ["put back retag", "reconnect", "put back retag"]
+    assert any(line.startswith("    could NOT put back retag: AWS credentials have expired") for line in said)
+    assert any(line.startswith("==> put-back INCOMPLETE") for line in said), said
+
+
+@pytest.mark.parametrize(("fresh", "why"), [
+    (False, "the credential chain gives the same ones again: nothing here can refresh them"),
+    (DeployError("wrong AWS account: ..."), "no fresh ones could be had: wrong AWS account: ..."),
+])
+def test_credentials_the_chain_cannot_refresh_leave_the_put_back_to_the_commands_by_hand(fresh, why):
+    log: list[str] = []
+    plan, t, said = expiring(log, fresh=fresh)
+    with pytest.raises(DeployError):
+        execute(plan, t)
+    assert log[2:] == ["put back retag", "reconnect"]  # not tried again
+    assert f"    credentials expired at ecr:PutImage (06:00:00 UTC); {why}" in said
+    assert any(line.startswith("==> put-back INCOMPLETE") for line in said), said
+
+
+def test_a_put_back_failing_otherwise_never_reconnects():
+    log: list[str] = []
+
+    @dataclass
+    class Broken(Played):
+        def put_back(self, target) -> None:
+            raise DeployError("ECR said no")
+
+    t = target(log)
+    t.reconnect = lambda: log.append("reconnect")
+    with pytest.raises(DeployError):
+        execute(Plan("deploy", [Broken(Retag, log), Played(Restart, log, fails=True)]), t)
+    assert "reconnect" not in log

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from .. import rollout
+from ..aws import expired_at
 from ..clock import duration, span
 from ..ecr import short
 from ..ecs import Service, arn_name
@@ -62,10 +63,13 @@ class Restart(Step):
 
     def run(self, target: Target) -> None:
         names = list(self.services)
+        # each PRIMARY as the preflight read it, unless a deployment in flight is rolled back first (a new one)
+        primaries = {} if self.stop_ongoing else {n: s.primary.id for n, s in self._known().items() if s.primary}
         if self.stop_ongoing:
             names = self._roll_back_ongoing(target, names)
         rollout.start(target.cluster, names, target.clock, target.say, self.rollouts, parallel=target.parallel,
-                      known=self._known(), allowed=lambda s: self.allowed.get(s.name, target.timeout))
+                      known=self._known(), allowed=lambda s: self.allowed.get(s.name, target.timeout),
+                      primaries=primaries)
         self._wait(target, self.rollouts, target.timeout, self.expect)
         failed = [r for r in self.rollouts.values() if not r.ok]
         if failed:
@@ -99,6 +103,8 @@ class Restart(Step):
             target.say("    services: this restart did not change the image; nothing to put back")
             self.put_back_done = True
             return
+        for name in [name for name, r in self.back.items() if r.state == rollout.NOT_STARTED]:
+            del self.back[name]  # a put-back tried again (on fresh credentials) starts those again
         names = self._stop_in_flight(target, [r for r in self.rollouts.values() if r.in_flight
                                               and r.service not in self.back])
         names += [name for name in self.to_redeploy() if name not in self.back and name not in names]
@@ -117,7 +123,8 @@ class Restart(Step):
         failed = [r for r in self.back.values() if not r.ok]
         if failed:
             raise DeployError("services not put back: " + "; ".join(
-                f"{r.service} {r.state}" + (f" - {r.reason}" if r.reason else "") for r in failed))
+                f"{r.service} {r.state}" + (f" - {r.reason}" if r.reason else "") for r in failed)
+            ) from next((r.error for r in failed if expired_at(r.error)), None)
         self.put_back_done = True
 
     def _known(self) -> dict[str, Service]:
