@@ -7,18 +7,20 @@ a misspelt `-f` path is silently ignored; `FABRIC_DEPLOY_TIMEOUT=nan` over a `ti
 from its cast. The fabfile's own code is the only code of ours that runs before that, so the fabfile calls
 `check_config_files(__file__)`: it reads and checks those files itself and raises `invoke.Exit` (fab prints
 the message as one line and exits 1). The task bodies still check every value, naming the file or variable
-that set it (`where`, which reads the same files again when an error needs a name).
+that set it (`where`, which reads the same files again when an error needs a name), and refuse a missing `-f`
+file again (a fabfile without the call, `-f` after the task's name).
 
-Assumptions, each documented Fabric or Invoke behaviour: the running fab is `fabric.main.program`, the
-program the `fab` script and `python -m fabric` run, whose `args.config` is `-f` once its core flags are
-parsed and whose `collection.loaded_from` is the fabfile's folder; Invoke reads `INVOKE_RUNTIME_CONFIG` when
-`-f` is absent. The files are `<prefix>.yaml`, `.yml`, `.json`, `.py` (the first that exists) in `/etc/`, in
-`~/.` and beside the fabfile (beside its folder for a `fabfile/` package), and the variables
-`<PREFIX>_DEPLOY_...`, the prefixes those of Fabric's `Config` (`fabric`, `FABRIC_`). Another `Program` run in
-the same process (rather than `fabric.main.program.run(argv)`) is not seen: its `-f` file is neither checked
-here nor named in errors. What cannot be caught: a malformed `/etc/fabric.yaml` or `~/.fabric.yaml` (Invoke
-reads them before the fabfile is imported), and a broken `.py` config file (checking it would mean running it
-twice).
+Assumptions: the running fab is `fabric.main.program`, the object whose `run` Fabric declares as the `fab`
+script's entry point (`fabric.main:program.run`; `python -m fabric` runs it too), the pattern Invoke documents
+for a program of one's own. Only public, documented names are read: `Program.core` (set once the core
+flags are parsed) and `Program.args.config` (`-f`), `Collection.loaded_from` (the fabfile's folder), and
+Config's `prefix`, `file_prefix` and `env_prefix` class attributes (`fabric`, `FABRIC_`);
+`INVOKE_RUNTIME_CONFIG` stands for `-f` when it is absent. The files are where Invoke documents them:
+`<prefix>.yaml`, `.yml`, `.json`, `.py` (the first that exists) in `/etc/`, in `~/.` and beside the fabfile
+(beside its folder for a `fabfile/` package). Another `Program` instance run in the same process is not seen:
+run fab in-process as `fabric.main.program.run(argv)`. What cannot be caught: a malformed `/etc/fabric.yaml`
+or `~/.fabric.yaml` (Invoke reads them before the fabfile is imported), and a broken `.py` config file
+(checking it would mean running it twice).
 """
 
 from __future__ import annotations
@@ -171,6 +173,17 @@ def _merge_into(base: dict[str, Any], update: Mapping[str, Any]) -> None:
             _merge_into(base[key], value)
         else:
             base[key] = dict(value) if isinstance(value, Mapping) else value
+
+
+def refuse_a_missing_runtime_file() -> None:
+    """A `DeployError` when the runtime file given does not exist (Invoke ignores it without a word) or cannot be read.
+
+    At the task boundary, for what the fabfile's check cannot see: a fabfile without the call, and `-f` given
+    after the task's name (fab parses it only then).
+    """
+    runtime = runtime_file(running_fab())
+    if runtime:
+        read_file(os.path.expanduser(runtime), yaml, runtime)
 
 
 def where(config: Any) -> Callable[[tuple[str, ...]], str | None]:

@@ -199,3 +199,12 @@ def test_importing_the_collection_checks_nothing(project):
     from tasks import ns
 
     assert "deploy" in ns.task_names
+
+
+def test_without_the_fabfiles_check_a_missing_runtime_file_is_still_refused_before_any_aws_call(project, capsys, aws):
+    """A fabfile that only imports `ns` (or `-f` after the task's name): the task refuses the file Invoke ignored."""
+    (project / "fabfile.py").write_text("from tasks import ns  # noqa: F401\n")
+    for argv in (["-f", "stagign.yaml", *DEPLOY], [*DEPLOY, "-f", "stagign.yaml"]):
+        assert one_line_error(*fab(capsys, *argv)) == (
+            "error: config file stagign.yaml does not exist: check the path given to fab -f")
+    assert no_aws_call(aws)
