@@ -48,20 +48,10 @@ _refuse_a_second_copy()
 
 __all__ = ["check_config_files", "ns"]
 
-ns = Collection()
-ns.add_task(deploy.deploy)
-ns.add_task(retag.retag)
-ns.add_task(migrate.migrate)
-ns.add_task(restart.restart)
-ns.add_task(notify.notify)
-ns.add_task(rollback.rollback)
-ns.add_task(status.status)
-ns.add_task(history.history)
-ns.add_task(check.check)
-ns.add_task(init.init)
-ns.add_task(image_tag.image_tag)
-ns.add_task(unlock.unlock)
-ns.add_task(continue_.continue_)
+ns = Collection(
+    deploy.deploy, retag.retag, migrate.migrate, restart.restart, notify.notify, rollback.rollback, status.status,
+    history.history, check.check, init.init, image_tag.image_tag, unlock.unlock, continue_.continue_,
+)
 ns.configure({"deploy": DEFAULTS})
 
 
