@@ -3,10 +3,10 @@
 Assumptions: this package is imported by `fab` on every run, `fab --list` included, so nothing here (or
 in the task modules) imports boto3 or requests at import time; task bodies import the core lazily.
 Defaults are declared with `ns.configure` so `FABRIC_DEPLOY_*` environment variables can override them.
-The fabfile's one line, `from tasks import ns`, is served by `__getattr__` below: each time `fab` loads the
-fabfile it first checks the config files it is about to read (`_invoke_files`), because a bad one would
-otherwise end in a traceback inside Invoke, before any task runs; and it keeps secrets out of the log records
-from then on (`_secrets`), because with `--debug` Invoke logs those files' contents.
+Importing this package has no side effect beyond that. The fabfile imports `ns` and calls
+`check_config_files(__file__)`: fab reads the config files right after it, and a bad one would otherwise end in
+a traceback inside Invoke before any task runs (`_invoke_files`); the call also keeps secrets out of the log
+records from then on (`_secrets`), because with `--debug` Invoke logs those files' contents.
 Installed (`pip install`), this folder is the package `fab_ecs_release`; inside its own repository it is
 `tasks`. The same files loaded under both names in one process would be two copies of every class and of the
 settings tests replace, so the second import is refused.
@@ -14,7 +14,6 @@ settings tests replace, so the second import is refused.
 
 import os
 import sys
-from typing import Any
 
 from invoke import Collection
 
@@ -47,31 +46,19 @@ def _refuse_a_second_copy() -> None:
 
 _refuse_a_second_copy()
 
-__all__ = ["ns"]
+__all__ = ["check_config_files", "ns"]
 
-collection = Collection()
-collection.add_task(deploy.deploy)
-collection.add_task(retag.retag)
-collection.add_task(migrate.migrate)
-collection.add_task(restart.restart)
-collection.add_task(notify.notify)
-collection.add_task(rollback.rollback)
-collection.add_task(status.status)
-collection.add_task(history.history)
-collection.add_task(check.check)
-collection.add_task(init.init)
-collection.add_task(image_tag.image_tag)
-collection.add_task(unlock.unlock)
-collection.add_task(continue_.continue_)
-collection.configure({"deploy": DEFAULTS})
+ns = Collection(
+    deploy.deploy, retag.retag, migrate.migrate, restart.restart, notify.notify, rollback.rollback, status.status,
+    history.history, check.check, init.init, image_tag.image_tag, unlock.unlock, continue_.continue_,
+)
+ns.configure({"deploy": DEFAULTS})
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ns":
-        from ._invoke_files import check_config_files
-        from ._secrets import redact_logs
+def check_config_files(fabfile: str) -> None:
+    """What the fabfile calls with its `__file__`: the config files fab reads next checked, a bad one one line
+    and exit 1 (`invoke.Exit`); see `_invoke_files`."""
+    from ._invoke_files import check_config_files as check
 
-        redact_logs()  # now: under --debug, Invoke logs the config files' contents (smoke headers) next
-        check_config_files()
-        return collection
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    check(fabfile)
+

@@ -109,10 +109,11 @@ def _handle_stop_signals() -> Callable[[], None]:
 def settings(c: InvokeContext) -> Settings:
     """The validated settings; the variables smoke headers and notifiers name become secrets that log output never
     shows."""
-    from ._invoke_files import where
+    from ._invoke_files import refuse_a_missing_runtime_file, where
     from ._secrets import mask_variables
     from .core.config import load_settings
 
+    refuse_a_missing_runtime_file()
     loaded = load_settings(c.config.get("deploy"), where(c.config))
     mask_variables(name for env in loaded.environments.values() if env.smoke for name in env.smoke.variables)
     mask_variables(name for env in loaded.environments.values() for name in env.notify.values())

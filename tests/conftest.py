@@ -361,10 +361,14 @@ class World:
         return Target.build(settings.environment(env), clients_for(REGION), clock, self.output.append)
 
 
+# An application's fabfile, as the README writes it (this repository's package is `tasks`)
+FABFILE = "from tasks import check_config_files, ns  # noqa: F401\n\ncheck_config_files(__file__)\n"
+
+
 @pytest.fixture
 def project(tmp_path: Any, monkeypatch: Any, clock: Clock) -> Any:
-    """An application repository: a one-line fabfile and its fabric.yaml; waits use the fake clock."""
-    (tmp_path / "fabfile.py").write_text("from tasks import ns  # noqa: F401\n")
+    """An application repository: its fabfile and its fabric.yaml; waits use the fake clock."""
+    (tmp_path / "fabfile.py").write_text(FABFILE)
     (tmp_path / "fabric.yaml").write_text(yaml.safe_dump({"deploy": CONFIG}))
     monkeypatch.chdir(tmp_path)
     import tasks._runtime
@@ -374,11 +378,14 @@ def project(tmp_path: Any, monkeypatch: Any, clock: Clock) -> Any:
 
 
 def fab(capsys: Any, *argv: str) -> tuple[int, str, str]:
-    """Run the real `fab` program in this process: (exit status, stdout, stderr)."""
-    from fabric.main import make_program
+    """Run the real `fab` program in this process: (exit status, stdout, stderr).
+
+    `fabric.main.program` is the program the `fab` script runs, the one the fabfile's check reads `-f` from.
+    """
+    from fabric.main import program
 
     try:
-        make_program().run(["fab", *argv])
+        program.run(["fab", *argv])
         code = 0
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1

@@ -46,7 +46,7 @@ version = "1.0.0"
 dependencies = ["django>=5"]
 '''
 APP_MAKEFILE = "test:\n\tpython -m pytest\n\ndeploy:\n\tfab deploy --sha $(SHA) --tag $(TAG) --env staging\n"
-FABFILE = "from fab_ecs_release import ns  # noqa: F401\n"
+FABFILE = "from fab_ecs_release import check_config_files, ns  # noqa: F401\n\ncheck_config_files(__file__)\n"
 
 
 @dataclass

@@ -586,10 +586,9 @@ def fab_problem(argv: list[str]) -> str | None:
 
     Parsing stops before execution: no task runs, no AWS call is made. Run from the repository root.
     """
-    from fabric.main import make_program
+    from fabric.main import program  # the program `fab` runs: the fabfile's check reads its flags
     from invoke.exceptions import ParseError
 
-    program = make_program()
     try:
         program.create_config()
         program.parse_core(["fab", *argv])

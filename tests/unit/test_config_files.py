@@ -157,3 +157,54 @@ def test_read_file_names_line_and_column(tmp_path):
     (tmp_path / "x.toml").write_text("")
     with pytest.raises(DeployError, match=r"^config file x.toml: fab reads only .yaml, .yml, .json or .py"):
         read_file(str(tmp_path / "x.toml"), yaml, "x.toml")
+
+
+def test_the_user_file_is_checked_and_named(project, capsys, aws, monkeypatch, tmp_path_factory):
+    """`~/.fabric.yaml`, read by Invoke before the fabfile, is read again here: its errors name it too."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    (home / ".fabric.yaml").write_text("deploy: 5\n")
+    assert one_line_error(*fab(capsys, "--list")) == (
+        f"error: {home / '.fabric.yaml'}: deploy must be a mapping of settings, not 5")
+    (home / ".fabric.yaml").write_text("deploy:\n  environments:\n    staging:\n      poll_interval: -1\n")
+    assert one_line_error(*fab(capsys, *DEPLOY)) == (
+        f"error: {home / '.fabric.yaml'}: malformed deploy.environments.staging.poll_interval -1: give a positive "
+        "number of seconds")
+    assert no_aws_call(aws)
+
+
+def test_a_runtime_file_named_by_invoke_runtime_config_is_checked(project, capsys, aws, monkeypatch):
+    monkeypatch.setenv("INVOKE_RUNTIME_CONFIG", "stagign.yaml")
+    assert one_line_error(*fab(capsys, *DEPLOY)) == (
+        "error: config file stagign.yaml does not exist: check the path given to fab -f")
+    (project / "staging.yaml").write_text("deploy:\n  timeout: 0\n")
+    monkeypatch.setenv("INVOKE_RUNTIME_CONFIG", "staging.yaml")
+    monkeypatch.setenv("FABRIC_DEPLOY_TIMEOUT", "900")  # the runtime file wins over the variable, and is named
+    assert one_line_error(*fab(capsys, *DEPLOY)).startswith("error: staging.yaml: malformed deploy.timeout 0")
+    assert no_aws_call(aws)
+
+
+def test_a_fabfile_package_has_its_project_file_checked_beside_its_folder(project, capsys, aws):
+    (project / "fabfile.py").rename(project / "fabfile_module.txt")
+    (project / "fabfile").mkdir()
+    (project / "fabfile_module.txt").rename(project / "fabfile" / "__init__.py")
+    (project / "fabric.yaml").write_text("deploy: 5\n")
+    assert one_line_error(*fab(capsys, "--list")) == "error: fabric.yaml: deploy must be a mapping of settings, not 5"
+    assert no_aws_call(aws)
+
+
+def test_importing_the_collection_checks_nothing(project):
+    """Only the fabfile's call checks: importing `ns` (a test, another program) reads no file."""
+    (project / "fabric.yaml").write_text("deploy: 5\n")
+    from tasks import ns
+
+    assert "deploy" in ns.task_names
+
+
+def test_without_the_fabfiles_check_a_missing_runtime_file_is_still_refused_before_any_aws_call(project, capsys, aws):
+    """A fabfile that only imports `ns` (or `-f` after the task's name): the task refuses the file Invoke ignored."""
+    (project / "fabfile.py").write_text("from tasks import ns  # noqa: F401\n")
+    for argv in (["-f", "stagign.yaml", *DEPLOY], [*DEPLOY, "-f", "stagign.yaml"]):
+        assert one_line_error(*fab(capsys, *argv)) == (
+            "error: config file stagign.yaml does not exist: check the path given to fab -f")
+    assert no_aws_call(aws)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from fabric.main import make_program
+from fabric.main import program
 from fakes import FakeClock
 
 from tasks import _runtime
@@ -75,7 +75,7 @@ def clock(monkeypatch) -> FakeClock:
 
 
 def test_fab_image_tag_prints_only_the_tag(clock, capsys):
-    make_program().run(["fab", "image-tag", "--sha", SHA], exit=False)
+    program.run(["fab", "image-tag", "--sha", SHA], exit=False)
     out, err = capsys.readouterr()
     assert out == "20261126.060512-abc1234\n"
     assert err == ""
@@ -83,7 +83,7 @@ def test_fab_image_tag_prints_only_the_tag(clock, capsys):
 
 def test_fab_image_tag_refuses_a_malformed_sha_with_status_1(clock, capsys):
     with pytest.raises(SystemExit) as exited:
-        make_program().run(["fab", "image-tag", "--sha", "not-a-sha"])
+        program.run(["fab", "image-tag", "--sha", "not-a-sha"])
     out, err = capsys.readouterr()
     assert exited.value.code == 1
     assert out == ""
@@ -92,14 +92,14 @@ def test_fab_image_tag_refuses_a_malformed_sha_with_status_1(clock, capsys):
 
 def test_fab_image_tag_requires_the_sha(capsys):
     with pytest.raises(SystemExit) as exited:
-        make_program().run(["fab", "image-tag"])
+        program.run(["fab", "image-tag"])
     assert exited.value.code == 1
     assert "'image-tag' did not receive required positional arguments: 'sha'" in capsys.readouterr().err
 
 
 def test_fab_image_tag_uses_the_real_clock_by_default(capsys):
     before = datetime.now(timezone.utc).replace(microsecond=0)
-    make_program().run(["fab", "image-tag", "--sha", SHA], exit=False)
+    program.run(["fab", "image-tag", "--sha", SHA], exit=False)
     after = datetime.now(timezone.utc)
     match = PATTERN.match(capsys.readouterr().out.strip())
     assert match and match["sha"] == "abc1234"
