@@ -12,13 +12,12 @@ the records as JSON.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .local_http import LocalServer, read_body, reply, serve_records
+from .local_http import RecordingServer, read_body, reply
 
 MASK = "****"
 
@@ -34,7 +33,7 @@ class Delivery:
     status: int  # what the stand-in answered
 
 
-class HookStandIn(LocalServer):
+class HookStandIn(RecordingServer):
     """`start()` serves on 127.0.0.1 in a thread; `url` (holding the secret) is what a client is given; `records`
     lists what arrived; `stop()` shuts it down."""
 
@@ -45,21 +44,11 @@ class HookStandIn(LocalServer):
         self._answer = answer
         self._failures_left = failures
         self._say = say
-        self._lock = threading.Lock()
-        self._records: list[Delivery] = []
-        super().__init__(name, get=self._list, post=self._handle, port=port)
+        super().__init__(name, post=self._handle, port=port)
 
     @property
     def hook_url(self) -> str:
         return self.url + self._path
-
-    @property
-    def records(self) -> list[Delivery]:
-        with self._lock:
-            return list(self._records)
-
-    def _list(self, request: BaseHTTPRequestHandler) -> None:
-        serve_records(request, self.records)
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         body: Any = read_body(request)

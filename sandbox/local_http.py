@@ -80,14 +80,27 @@ def _not_found(request: BaseHTTPRequestHandler) -> None:
 RECORDS_PATH = "/_sandbox/requests"  # where a stand-in lists what it received, as JSON
 
 
-def serve_records(request: BaseHTTPRequestHandler, records: list[Any]) -> None:
-    """GET RECORDS_PATH: what a stand-in received (dataclasses), as JSON; anything else is 404."""
-    from dataclasses import asdict
+class RecordingServer(LocalServer):
+    """A stand-in that keeps what it received (`records`, under `_lock`, which its `post` handler holds while it
+    answers and appends to `_records`) and lists them as JSON at GET RECORDS_PATH."""
 
-    if request.path.split("?")[0] == RECORDS_PATH:
-        reply(request, 200, json.dumps([asdict(r) for r in records]), "application/json")
-    else:
-        reply(request, 404, "Not found")
+    def __init__(self, name: str, *, post: Handle, port: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._records: list[Any] = []
+        super().__init__(name, get=self._serve_records, post=post, port=port)
+
+    @property
+    def records(self) -> list[Any]:
+        with self._lock:
+            return list(self._records)
+
+    def _serve_records(self, request: BaseHTTPRequestHandler) -> None:
+        from dataclasses import asdict
+
+        if request.path.split("?")[0] == RECORDS_PATH:
+            reply(request, 200, json.dumps([asdict(r) for r in self.records]), "application/json")
+        else:
+            reply(request, 404, "Not found")
 
 
 def read_body(request: BaseHTTPRequestHandler) -> Any:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .local_http import LocalServer, read_body, reply, serve_records
+from .local_http import RecordingServer, read_body, reply
 
 PATH = re.compile(r"^/api/1/deployments/(?P<org>[^/]+)/(?P<deployment>[^/]+)/register_deploy/?$")
 SECRET_HEADERS = ("authorization", "cookie", "x-api-key", "proxy-authorization")
@@ -38,7 +37,7 @@ class Registration:
     status: int  # what the stand-in answered
 
 
-class SleuthStandIn(LocalServer):
+class SleuthStandIn(RecordingServer):
     """`start()` serves on 127.0.0.1 in a thread; `records` lists what arrived; `stop()` shuts it down."""
 
     def __init__(
@@ -52,17 +51,7 @@ class SleuthStandIn(LocalServer):
         self._token = token
         self._failures_left = failures
         self._say = say
-        self._lock = threading.Lock()
-        self._records: list[Registration] = []
-        super().__init__("sleuth", get=self._list, post=self._handle, port=port)
-
-    @property
-    def records(self) -> list[Registration]:
-        with self._lock:
-            return list(self._records)
-
-    def _list(self, request: BaseHTTPRequestHandler) -> None:
-        serve_records(request, self.records)
+        super().__init__("sleuth", post=self._handle, port=port)
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         body: Any = read_body(request)
