@@ -416,10 +416,6 @@ def _status(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> 
     return value
 
 
-# what a list of a key's words is, in its error: "give a list of ..."
-_LIST_OF = {"services": "service names, e.g. [web, worker]", "tags": "tags"}
-
-
 def _words(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> tuple[str, ...]:
     """A list of words: a list, or a comma-separated string (what an environment variable can hold)."""
     if value is None:
@@ -427,7 +423,7 @@ def _words(value: Any, path: tuple[str, ...], problem: _Problems, key: Key) -> t
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, (list, tuple)):
-        raise problem(path, f"malformed {_key(path)} {value!r}: give a list of {_LIST_OF.get(path[-1], 'ids')}")
+        raise problem(path, f"malformed {_key(path)} {value!r}: give a list of {key.items}")
     return tuple(word for item in value if (word := _text(item, path, problem)))
 
 

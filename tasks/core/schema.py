@@ -35,6 +35,7 @@ class Key:
     aliases: Mapping[str, str] = field(default_factory=dict)  # for "choice": old spellings still taken
     per_environment: bool = False  # a top-level key an environment may set for itself
     required: str = ""  # for a key that must be set: what to do when it is not ({section} is the key's section)
+    items: str = "ids"  # for "list": what it holds, as an error asks for it ("give a list of ...")
 
     @property
     def many(self) -> bool:
@@ -108,7 +109,7 @@ ENVIRONMENT = Section({
     **TOP_LEVEL,
     "cluster": Key("text", "the ECS cluster", required="set {section}.cluster"),
     "services": Key("list", "the ECS services it deploys, each once",
-                    required="set {section}.services, e.g. [web, worker]"),
+                    required="set {section}.services, e.g. [web, worker]", items="service names, e.g. [web, worker]"),
     "release_tag": Key("tag", "the moving tag the services' task definitions run; `<release_tag>-previous` "
                                "records the image before its last move", "latest"),
     "account": Key("account", "the 12-digit AWS account id: every task refuses credentials of another account"),
@@ -126,7 +127,7 @@ SLEUTH = Section({
     "url": Key("url", "Sleuth's address", "https://app.sleuth.io"),
     "org": Key("text", "the organization's slug"),
     "deployment": Key("text", "the deployment's slug (the code deployment in Sleuth)"),
-    "tags": Key("list", "tags for every registration (`#lowercase-words`)", ()),
+    "tags": Key("list", "tags for every registration (`#lowercase-words`)", (), items="tags"),
     "email": Key("text", "the author to register; default: the commit's author, where git knows the commit"),
     "auth": Key("choice", "bearer: an access token; apikey: the organization API key; the token itself is only ever "
                          "read from SLEUTH_API_TOKEN",
